@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libcvm: an embeddable KVM virtual machine monitor.
+ *
+ * Conventions of this API:
+ *  - handles are opaque pointers;
+ *  - functions return 0 on success or a negative errno value, and put their
+ *    results in the out-parameter that comes first;
+ *  - option structs carry their own size in `struct_size`, set by the
+ *    matching _INIT macro, so fields can be appended without breaking
+ *    programs built against an older header;
+ *  - cvm_strerror() turns a return code into text, and cvm_vm_last_error()
+ *    gives the detailed message of the last failure on a VM.
+ */
+#ifndef LIBCVM_CVM_H
+#define LIBCVM_CVM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libcvm/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(CVM_BUILDING_LIBRARY)
+#define CVM_EXPORT __attribute__((visibility("default")))
+#else
+#define CVM_EXPORT
+#endif
+
+/** An opaque virtual machine. */
+typedef struct cvm_vm cvm_vm;
+
+/** Log levels, in increasing verbosity. */
+enum cvm_log_level {
+	CVM_LOG_ERROR = 0,
+	CVM_LOG_WARN = 1,
+	CVM_LOG_INFO = 2,
+	CVM_LOG_DEBUG = 3,
+};
+
+/**
+ * A log callback. `msg` is one line without a trailing newline. It may be
+ * called from any vCPU or device thread of the VM, concurrently.
+ */
+typedef void (*cvm_log_fn)(void *opaque, enum cvm_log_level level, const char *msg);
+
+/** Options for cvm_vm_create(). Initialise with CVM_VM_CONFIG_INIT. */
+typedef struct cvm_vm_config {
+	/** sizeof(cvm_vm_config) as the caller was compiled; set by the _INIT macro. */
+	size_t struct_size;
+	/** Guest RAM in MiB (16 .. 1048576). */
+	uint32_t mem_mib;
+	/** Number of vCPUs (1 .. the limit reported by KVM). */
+	uint32_t vcpus;
+	/** Messages at or below this level are logged. */
+	enum cvm_log_level log_level;
+	/** Where log lines go; NULL writes them to stderr prefixed with "cvm: ". */
+	cvm_log_fn log_fn;
+	/** Passed to log_fn. */
+	void *log_opaque;
+	/**
+	 * CPUID feature bits to hide from the guest, as a comma-separated list
+	 * of names ("cx16,xsave,avx") or NULL for none. See docs/cpu-template.md.
+	 */
+	const char *cpuid_disable;
+	/** Path of the KVM device; NULL means "/dev/kvm". */
+	const char *kvm_path;
+} cvm_vm_config;
+
+/** Initialiser for cvm_vm_config: 256 MiB, one vCPU, info-level logging. */
+#define CVM_VM_CONFIG_INIT                                                                  \
+	{                                                                                   \
+		.struct_size = sizeof(cvm_vm_config), .mem_mib = 256, .vcpus = 1,           \
+		.log_level = CVM_LOG_INFO, .log_fn = NULL, .log_opaque = NULL,              \
+		.cpuid_disable = NULL, .kvm_path = NULL,                                    \
+	}
+
+/** What a legacy serial port is connected to. */
+typedef struct cvm_serial_config {
+	/** sizeof(cvm_serial_config); set by CVM_SERIAL_CONFIG_INIT. */
+	size_t struct_size;
+	/** COM port number, 1 to 4. */
+	unsigned int port;
+	/** File descriptor the guest's output is written to, or -1 to drop it. */
+	int out_fd;
+	/** File descriptor guest input is read from, or -1 for none. */
+	int in_fd;
+	/** Put in_fd into raw mode while the VM runs when it is a terminal. */
+	int raw_terminal;
+} cvm_serial_config;
+
+/** Initialiser for cvm_serial_config: COM1 with no output and no input. */
+#define CVM_SERIAL_CONFIG_INIT                                                              \
+	{                                                                                   \
+		.struct_size = sizeof(cvm_serial_config), .port = 1, .out_fd = -1,          \
+		.in_fd = -1, .raw_terminal = 0,                                             \
+	}
+
+/** Why cvm_vm_run() returned. */
+enum cvm_exit_reason {
+	/** The guest reset itself (i8042 reset, triple fault): a normal exit. */
+	CVM_EXIT_RESET = 1,
+	/** The guest powered itself off. */
+	CVM_EXIT_POWEROFF = 2,
+	/** cvm_vm_stop() was called. */
+	CVM_EXIT_STOPPED = 3,
+	/** Something failed; cvm_vm_last_error() says what. */
+	CVM_EXIT_ERROR = 4,
+};
+
+/**
+ * cvm_version() - the library's version.
+ *
+ * Returns: a static string such as "0.1.0".
+ */
+CVM_EXPORT const char *cvm_version(void);
+
+/**
+ * cvm_strerror() - describe a return code of this library.
+ * @rc: a value returned by a cvm_ function (0 or -errno).
+ *
+ * Returns: a static string; never NULL.
+ */
+CVM_EXPORT const char *cvm_strerror(int rc);
+
+/**
+ * cvm_exit_reason_name() - a short name for an exit reason.
+ * @reason: a value of enum cvm_exit_reason.
+ *
+ * Returns: "reset", "poweroff", "stopped", "error" or "unknown".
+ */
+CVM_EXPORT const char *cvm_exit_reason_name(enum cvm_exit_reason reason);
+
+/**
+ * cvm_vm_create() - create a virtual machine.
+ * @out: receives the new VM on success, NULL on failure.
+ * @cfg: options; NULL means CVM_VM_CONFIG_INIT.
+ *
+ * Opens KVM, checks every capability the VMM relies on, creates the VM with
+ * its in-kernel interrupt controllers and PIT, guest RAM and the legacy
+ * devices (COM1-4, CMOS/RTC, i8042).
+ *
+ * Returns: 0, -EINVAL for bad options (the reason is logged), -ENOENT or
+ * -EACCES when the KVM device is missing or not permitted, -ENOTSUP when a
+ * needed KVM capability is missing, -ENOMEM.
+ */
+CVM_EXPORT int cvm_vm_create(cvm_vm **out, const cvm_vm_config *cfg);
+
+/**
+ * cvm_vm_set_kernel() - load the kernel to boot.
+ * @vm: the VM.
+ * @path: an ELF64 vmlinux or a bzImage.
+ * @cmdline: the kernel command line, or NULL for an empty one.
+ *
+ * Returns: 0, -ENOENT/-EACCES/-EISDIR for an unreadable file, -ENOEXEC for
+ * a file that is not a valid kernel, -EFBIG when it does not fit in RAM,
+ * -E2BIG for a command line longer than the kernel accepts, -EBUSY after
+ * the VM has run. cvm_vm_last_error() has the details.
+ */
+CVM_EXPORT int cvm_vm_set_kernel(cvm_vm *vm, const char *path, const char *cmdline);
+
+/**
+ * cvm_vm_set_initrd() - load an initial ramdisk.
+ * @vm: the VM, with its kernel already set.
+ * @path: the initrd file.
+ *
+ * Places the initrd below the kernel's initrd_addr_max and above the
+ * kernel, at a page boundary.
+ *
+ * Returns: 0, -EINVAL when no kernel is set yet, -ENOENT/-EACCES/-EISDIR,
+ * -EFBIG when it does not fit.
+ */
+CVM_EXPORT int cvm_vm_set_initrd(cvm_vm *vm, const char *path);
+
+/**
+ * cvm_vm_set_serial() - connect a legacy serial port.
+ * @vm: the VM, not yet running.
+ * @cfg: the port and its file descriptors. The VM does not take ownership
+ *       of the descriptors; they must stay open until cvm_vm_destroy().
+ *
+ * Returns: 0, -EINVAL for a bad port number, -EBUSY after the VM has run.
+ */
+CVM_EXPORT int cvm_vm_set_serial(cvm_vm *vm, const cvm_serial_config *cfg);
+
+/**
+ * cvm_vm_run() - run the VM until it stops.
+ * @vm: the VM with a kernel set.
+ * @reason: receives why the VM stopped; may be NULL.
+ *
+ * Starts one thread per vCPU; the calling thread serves serial input and
+ * stop requests. A VM runs once.
+ *
+ * Returns: 0 when the guest reset, powered off or was stopped; a negative
+ * errno when the VM failed (then *reason is CVM_EXIT_ERROR and
+ * cvm_vm_last_error() names the cause, for an emulation failure the RIP
+ * and the instruction bytes).
+ */
+CVM_EXPORT int cvm_vm_run(cvm_vm *vm, enum cvm_exit_reason *reason);
+
+/**
+ * cvm_vm_stop() - ask a running VM to stop.
+ * @vm: the VM.
+ *
+ * Safe to call from any thread and from a signal handler (it only sets a
+ * flag and writes to an eventfd). cvm_vm_run() then returns with
+ * CVM_EXIT_STOPPED. Calling it before cvm_vm_run() makes the run stop at once.
+ *
+ * Returns: 0, or -errno if the wake-up could not be written.
+ */
+CVM_EXPORT int cvm_vm_stop(cvm_vm *vm);
+
+/**
+ * cvm_vm_last_error() - the message of the VM's last failure.
+ * @vm: the VM, or NULL.
+ *
+ * Returns: the text, "" when there was none; valid until the next call on
+ * the VM.
+ */
+CVM_EXPORT const char *cvm_vm_last_error(const cvm_vm *vm);
+
+/**
+ * cvm_vm_destroy() - free a VM and everything it holds.
+ * @vm: the VM, or NULL. Must not be running.
+ */
+CVM_EXPORT void cvm_vm_destroy(cvm_vm *vm);
+
+/**
+ * cvm_last_create_error() - why the last cvm_vm_create() on this thread
+ * failed.
+ *
+ * Returns: the text, "" when there was none; thread-local.
+ */
+CVM_EXPORT const char *cvm_last_create_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBCVM_CVM_H */

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The VM object: everything one virtual machine owns. No state lives outside it. */
+#ifndef CVM_CORE_VM_H
+#define CVM_CORE_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <termios.h>
+
+#include <libcvm/cvm.h>
+#include <linux/kvm.h>
+
+#include "arch/x86_64/cpuid.h"
+#include "core/bus.h"
+#include "core/mem.h"
+#include "loader/loader.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#define CVM_NR_SERIAL 4
+#define CVM_MIN_MEM_MIB 16
+#define CVM_MAX_MEM_MIB (1024 * 1024)
+/* Until SMP lands (issue 3), one vCPU. */
+#define CVM_MAX_VCPUS_SUPPORTED 1
+
+struct cvm_vm;
+
+struct vcpu {
+	struct cvm_vm *vm;
+	unsigned int id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+};
+
+enum vm_state { VM_CREATED, VM_RUNNING, VM_DONE };
+
+struct serial_port {
+	struct cvm_vm *vm;
+	cvm_serial_config cfg;
+	struct serial *dev;
+	unsigned int irq;
+	bool in_eof;      /* input reached end of file */
+	bool in_pollable; /* in_fd can be watched with epoll */
+	bool in_watched;  /* in_fd is in the epoll set with EPOLLIN */
+	bool term_saved;  /* tio holds the terminal state to restore */
+	struct termios tio;
+	uint8_t pending[16]; /* input read from in_fd that the FIFO did not take yet */
+	unsigned int pending_len;
+};
+
+struct cvm_vm {
+	struct cvm_logger log;
+	uint32_t mem_mib;
+	unsigned int nr_vcpus;
+	struct x86_cpuid_disable cpuid_disable;
+
+	int kvm_fd;
+	int vm_fd;
+	size_t run_size;
+	struct kvm_cpuid2 *cpuid; /* supported by KVM, unfiltered */
+	struct guest_mem mem;
+	struct cvm_bus pio;
+	struct cvm_bus mmio;
+	struct vcpu *vcpus;
+
+	struct serial_port serial[CVM_NR_SERIAL];
+	struct cmos *cmos;
+	struct i8042 *i8042;
+	pthread_mutex_t irq_lock;
+	uint32_t irq_sources[16]; /* per legacy IRQ line: bitmask of asserting devices */
+
+	bool kernel_loaded;
+	struct kernel_image kernel;
+	char *cmdline;
+	uint64_t initrd_addr, initrd_size;
+
+	enum vm_state state;
+	int stop_efd;  /* written by cvm_vm_stop() and by vCPUs that end the run */
+	int wake_efd;  /* serial input can continue */
+	atomic_bool stop_requested;
+	atomic_bool stopping; /* vCPUs must leave KVM_RUN */
+
+	pthread_mutex_t lock; /* protects the fields below */
+	bool exit_set;
+	enum cvm_exit_reason exit_reason;
+	int exit_rc;
+	char error[1024];
+};
+
+/*
+ * vm_request_exit() - end the run (first caller wins): records why, and
+ * wakes the thread in cvm_vm_run(). Callable from any thread.
+ */
+void vm_request_exit(struct cvm_vm *vm, enum cvm_exit_reason reason, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Set the VM's error text (for cvm_vm_last_error) and return @rc. */
+int vm_error(struct cvm_vm *vm, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Drive legacy IRQ @line for @source (a bit index) to @level; KVM_IRQ_LINE on change. */
+void vm_set_irq(struct cvm_vm *vm, unsigned int line, unsigned int source, int level);
+
+/* Legacy devices: create and register them on the buses (at run start). */
+int vm_setup_legacy_devices(struct cvm_vm *vm);
+void vm_destroy_legacy_devices(struct cvm_vm *vm);
+
+/* vCPUs: create, boot state, threads, kicking. */
+int vcpu_create(struct cvm_vm *vm, struct vcpu *v, unsigned int id);
+void vcpu_destroy(struct vcpu *v);
+int vcpus_start(struct cvm_vm *vm);
+void vcpus_stop_and_join(struct cvm_vm *vm);
+
+/* The serial-input and stop loop run by cvm_vm_run()'s thread. */
+int vm_event_loop(struct cvm_vm *vm);
+
+#endif
