@@ -89,16 +89,22 @@ static int check_config(const cvm_vm_config *c, int max_vcpus, struct cvm_errbuf
 			return errf(err, -ENOMEM, "guest memory of %u MiB is more than this host's "
 				    "%llu MiB of RAM", c->mem_mib, host / GMEM_MIB);
 	}
+	if (c->log_level > CVM_LOG_DEBUG || (int)c->log_level < 0)
+		return errf(err, -EINVAL, "bad log level %d", (int)c->log_level);
 	if (c->vcpus == 0)
 		return errf(err, -EINVAL, "a VM needs at least one vCPU");
-	if (max_vcpus > 0 && c->vcpus > (unsigned int)max_vcpus)
+	if (c->vcpus > CVM_ABSURD_VCPUS)
+		return errf(err, -EINVAL, "%u vCPUs requested: at most %d", c->vcpus,
+			    CVM_ABSURD_VCPUS);
+	/* The limits below need KVM's answer; check_config() runs again once it is open. */
+	if (max_vcpus <= 0)
+		return 0;
+	if (c->vcpus > (unsigned int)max_vcpus)
 		return errf(err, -EINVAL, "%u vCPUs requested, KVM allows at most %d", c->vcpus,
 			    max_vcpus);
 	if (c->vcpus > CVM_MAX_VCPUS_SUPPORTED)
 		return errf(err, -ENOTSUP, "%u vCPUs requested: this libcvm runs one vCPU only "
 			    "(SMP is not implemented yet)", c->vcpus);
-	if (c->log_level > CVM_LOG_DEBUG || (int)c->log_level < 0)
-		return errf(err, -EINVAL, "bad log level %d", (int)c->log_level);
 	return 0;
 }
 

@@ -23,6 +23,7 @@
 #define CVM_MAX_MEM_MIB (1024 * 1024)
 /* Until SMP lands (issue 3), one vCPU. */
 #define CVM_MAX_VCPUS_SUPPORTED 1
+#define CVM_ABSURD_VCPUS 4096
 
 struct cvm_vm;
 
