@@ -39,18 +39,29 @@ static void term_restore(struct serial_port *p)
 	p->term_saved = false;
 }
 
+/*
+ * Watch in_fd or stop watching it. Unwatching removes it from the epoll set:
+ * a hung-up pipe would otherwise report EPOLLHUP in a busy loop while the
+ * guest is not reading.
+ */
 static void watch(int ep, struct serial_port *p, unsigned int tag, bool on)
 {
-	struct epoll_event ev = { .events = on ? EPOLLIN : 0, .data.u32 = tag };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
 
 	if (p->in_eof || !p->in_pollable || p->in_watched == on)
 		return;
-	if (epoll_ctl(ep, EPOLL_CTL_MOD, p->cfg.in_fd, &ev) == 0)
+	if (epoll_ctl(ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, p->cfg.in_fd, &ev) == 0)
 		p->in_watched = on;
 }
 
-/* Move input into the UART: the pending bytes first, then fresh ones from in_fd. */
-static void pump(struct cvm_vm *vm, int ep, struct serial_port *p, unsigned int tag)
+/*
+ * Move input into the UART: the pending bytes first, then fresh ones from
+ * in_fd. A pollable in_fd is read only when epoll said it is @readable (a
+ * terminal or an idle pipe would block otherwise); a regular file is read
+ * whenever the FIFO has room.
+ */
+static void pump(struct cvm_vm *vm, int ep, struct serial_port *p, unsigned int tag,
+		 bool readable)
 {
 	if (!p->dev || p->cfg.in_fd < 0)
 		return;
@@ -67,6 +78,10 @@ static void pump(struct cvm_vm *vm, int ep, struct serial_port *p, unsigned int 
 		}
 		if (p->in_eof)
 			return;
+		if (p->in_pollable && !readable) {
+			watch(ep, p, tag, true);
+			return;
+		}
 
 		size_t space = serial_rx_space(p->dev);
 
@@ -86,22 +101,12 @@ static void pump(struct cvm_vm *vm, int ep, struct serial_port *p, unsigned int 
 			if (n < 0)
 				log_warn(&vm->log, "COM%u input: %s", p->cfg.port, strerror(errno));
 			log_debug(&vm->log, "COM%u input: end of file", p->cfg.port);
-			if (p->in_pollable)
-				epoll_ctl(ep, EPOLL_CTL_DEL, p->cfg.in_fd, NULL);
+			watch(ep, p, tag, false);
 			p->in_eof = true;
-			p->in_watched = false;
 			return;
 		}
 		p->pending_len = (unsigned int)n;
-		if (p->in_pollable) {
-			/* Deliver what we have; epoll says when there is more. */
-			size_t took = serial_receive(p->dev, p->pending, p->pending_len);
-
-			memmove(p->pending, p->pending + took, p->pending_len - took);
-			p->pending_len -= (unsigned int)took;
-			watch(ep, p, tag, p->pending_len == 0);
-			return;
-		}
+		readable = false; /* one read per readiness event */
 	}
 }
 
@@ -136,7 +141,7 @@ static int loop_setup(struct cvm_vm *vm, int ep)
 		} else {
 			return -errno;
 		}
-		pump(vm, ep, p, i);
+		pump(vm, ep, p, i, false);
 	}
 	return 0;
 }
@@ -170,9 +175,9 @@ int vm_event_loop(struct cvm_vm *vm)
 			} else if (tag == TAG_WAKE) {
 				drain(vm->wake_efd);
 				for (unsigned int j = 0; j < CVM_NR_SERIAL; j++)
-					pump(vm, ep, &vm->serial[j], j);
+					pump(vm, ep, &vm->serial[j], j, false);
 			} else if (tag < CVM_NR_SERIAL) {
-				pump(vm, ep, &vm->serial[tag], tag);
+				pump(vm, ep, &vm->serial[tag], tag, true);
 			}
 		}
 	}

@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * cvm: the command line of libcvm. It parses options (opts.c) and calls the
+ * public API; everything else is the library's.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libcvm/cvm.h>
+
+#include "opts.h"
+
+/* The VM that SIGINT/SIGTERM stop; only the signal handler reads it. */
+static cvm_vm *volatile running_vm;
+
+static void on_stop_signal(int sig)
+{
+	int saved_errno = errno;
+	cvm_vm *vm = running_vm;
+
+	(void)sig;
+	if (vm)
+		cvm_vm_stop(vm);
+	errno = saved_errno;
+}
+
+static int set_handler(int sig, void (*fn)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fn;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART: let blocking calls see EINTR */
+	return sigaction(sig, &sa, NULL);
+}
+
+/* The descriptors of one serial port; the CLI owns the files it opened. */
+struct port {
+	cvm_serial_config cfg;
+	bool close_out, close_in;
+};
+
+static void close_ports(struct port *ports, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		if (ports[i].close_out)
+			close(ports[i].cfg.out_fd);
+		if (ports[i].close_in)
+			close(ports[i].cfg.in_fd);
+	}
+}
+
+static bool fd_is_open(int fd)
+{
+	return fcntl(fd, F_GETFD) != -1;
+}
+
+static int open_port(const struct opts_serial *s, struct port *p)
+{
+	*p = (struct port){ .cfg = CVM_SERIAL_CONFIG_INIT };
+	p->cfg.port = s->num;
+
+	switch (s->type) {
+	case OPTS_SERIAL_STDOUT:
+		p->cfg.out_fd = fd_is_open(STDOUT_FILENO) ? STDOUT_FILENO : -1;
+		break;
+	case OPTS_SERIAL_FILE:
+		p->cfg.out_fd = open(s->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (p->cfg.out_fd < 0) {
+			fprintf(stderr, "cvm: error: COM%u: cannot open '%s': %s\n", s->num,
+				s->path, strerror(errno));
+			return -1;
+		}
+		p->close_out = true;
+		break;
+	case OPTS_SERIAL_SINK:
+		p->cfg.out_fd = -1;
+		break;
+	}
+
+	switch (s->input) {
+	case OPTS_INPUT_NONE:
+		break;
+	case OPTS_INPUT_STDIN:
+		if (fd_is_open(STDIN_FILENO)) {
+			p->cfg.in_fd = STDIN_FILENO;
+			p->cfg.raw_terminal = isatty(STDIN_FILENO) ? 1 : 0;
+		}
+		break;
+	case OPTS_INPUT_FILE:
+		p->cfg.in_fd = open(s->input_path, O_RDONLY | O_CLOEXEC);
+		if (p->cfg.in_fd < 0) {
+			fprintf(stderr, "cvm: error: COM%u: cannot open input '%s': %s\n", s->num,
+				s->input_path, strerror(errno));
+			if (p->close_out)
+				close(p->cfg.out_fd);
+			p->close_out = false;
+			return -1;
+		}
+		p->close_in = true;
+		break;
+	}
+	return 0;
+}
+
+/* Print the VM's own message for a failure, or the generic one for @rc. */
+static void report(const cvm_vm *vm, int rc, const char *what)
+{
+	const char *msg = vm ? cvm_vm_last_error(vm) : cvm_last_create_error();
+
+	if (msg && *msg)
+		fprintf(stderr, "cvm: error: %s\n", msg);
+	else
+		fprintf(stderr, "cvm: error: %s: %s\n", what, cvm_strerror(rc));
+}
+
+static int run(const struct cvm_opts *o)
+{
+	cvm_vm_config cfg = CVM_VM_CONFIG_INIT;
+	struct port ports[OPTS_SERIAL_PORTS];
+	enum cvm_exit_reason reason = CVM_EXIT_ERROR;
+	unsigned int nports = 0;
+	sigset_t stop_signals;
+	cvm_vm *vm = NULL;
+	int status = OPTS_EXIT_FAILURE;
+	int rc;
+
+	for (; nports < o->nserial; nports++) {
+		if (open_port(&o->serial[nports], &ports[nports]) < 0)
+			goto out;
+	}
+
+	if (o->mem_mib)
+		cfg.mem_mib = o->mem_mib;
+	if (o->vcpus)
+		cfg.vcpus = o->vcpus;
+	cfg.log_level = o->log_level;
+	cfg.cpuid_disable = o->cpuid_disable;
+
+	rc = cvm_vm_create(&vm, &cfg);
+	if (rc < 0) {
+		report(NULL, rc, "cannot create the VM");
+		vm = NULL;
+		goto out;
+	}
+	rc = cvm_vm_set_kernel(vm, o->kernel, o->params);
+	if (rc < 0) {
+		report(vm, rc, o->kernel);
+		goto out;
+	}
+	if (o->initrd) {
+		rc = cvm_vm_set_initrd(vm, o->initrd);
+		if (rc < 0) {
+			report(vm, rc, o->initrd);
+			goto out;
+		}
+	}
+	for (unsigned int i = 0; i < nports; i++) {
+		rc = cvm_vm_set_serial(vm, &ports[i].cfg);
+		if (rc < 0) {
+			report(vm, rc, "cannot connect a serial port");
+			goto out;
+		}
+	}
+
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	running_vm = vm;
+	if (set_handler(SIGINT, on_stop_signal) < 0 || set_handler(SIGTERM, on_stop_signal) < 0) {
+		fprintf(stderr, "cvm: error: sigaction: %s\n", strerror(errno));
+		goto out;
+	}
+
+	rc = cvm_vm_run(vm, &reason);
+
+	/* No handler may touch the VM once it is being destroyed. */
+	sigprocmask(SIG_BLOCK, &stop_signals, NULL);
+	running_vm = NULL;
+	set_handler(SIGINT, SIG_DFL);
+	set_handler(SIGTERM, SIG_DFL);
+
+	if (rc < 0 || reason == CVM_EXIT_ERROR) {
+		report(vm, rc < 0 ? rc : -EIO, "the VM failed");
+		goto out;
+	}
+	status = OPTS_EXIT_OK;
+out:
+	running_vm = NULL;
+	cvm_vm_destroy(vm);
+	close_ports(ports, nports);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	char err[512];
+	struct cvm_opts o;
+	int status;
+
+	set_handler(SIGPIPE, SIG_IGN);
+
+	if (cvm_opts_parse(&o, argc, argv, err, sizeof(err)) < 0) {
+		bool in_run = argc > 1 && strcmp(argv[1], "run") == 0;
+
+		fprintf(stderr, "cvm: error: %s\n", err);
+		if (in_run)
+			fprintf(stderr, "Try 'cvm run --help' for more information.\n");
+		cvm_opts_free(&o);
+		return OPTS_EXIT_USAGE;
+	}
+
+	switch (o.cmd) {
+	case OPTS_CMD_VERSION:
+		printf("cvm %s\n", cvm_version());
+		status = OPTS_EXIT_OK;
+		break;
+	case OPTS_CMD_HELP:
+		fputs(cvm_opts_usage, stdout);
+		status = OPTS_EXIT_OK;
+		break;
+	case OPTS_CMD_RUN_HELP:
+		fputs(cvm_opts_run_usage, stdout);
+		status = OPTS_EXIT_OK;
+		break;
+	case OPTS_CMD_RUN:
+		status = run(&o);
+		break;
+	default:
+		status = OPTS_EXIT_USAGE;
+		break;
+	}
+	cvm_opts_free(&o);
+	if (fflush(stdout) != 0 && status == OPTS_EXIT_OK) {
+		fprintf(stderr, "cvm: error: standard output: %s\n", strerror(errno));
+		status = OPTS_EXIT_FAILURE;
+	}
+	return status;
+}

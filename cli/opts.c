@@ -1,0 +1,509 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Command-line parsing for `cvm`: see opts.h. Nothing here opens a file or
+ * calls the library.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opts.h"
+
+const char cvm_opts_usage[] =
+	"Usage: cvm COMMAND [ARGS]\n"
+	"\n"
+	"Commands:\n"
+	"  run [OPTIONS] KERNEL   boot KERNEL in a new virtual machine\n"
+	"  version                print the version (also: cvm --version)\n"
+	"\n"
+	"  cvm --help             this text\n"
+	"  cvm run --help         the options of `cvm run`\n"
+	"\n"
+	"Exit status: 0 when the guest reset, powered off or was stopped; 1 when\n"
+	"the VM failed; 2 for a usage error.\n";
+
+const char cvm_opts_run_usage[] =
+	"Usage: cvm run [OPTIONS] KERNEL\n"
+	"\n"
+	"Boot KERNEL (an ELF64 vmlinux or a bzImage) in a new virtual machine and\n"
+	"run it until it resets, powers off or is stopped (SIGINT, SIGTERM).\n"
+	"\n"
+	"Options:\n"
+	"  -m, --mem MiB            guest RAM in MiB, 16 to 1048576 (default 256)\n"
+	"  -c, --cpus N             number of vCPUs, 1 to 4096 (default 1; the library\n"
+	"                           supports 1 for now)\n"
+	"  -p, --params PARAMS      kernel command line; may be given several times,\n"
+	"                           the parts are joined with spaces\n"
+	"  -i, --initrd INITRD      initial ramdisk\n"
+	"      --serial SPEC        connect a serial port; may be given once per port.\n"
+	"                           SPEC is a comma-separated list of:\n"
+	"                             num=N          COM port, 1 to 4 (default 1)\n"
+	"                             type=T         stdout (default), file or sink\n"
+	"                             path=FILE      output file, for type=file\n"
+	"                             input=stdin    read guest input from stdin\n"
+	"                             input=FILE     read guest input from FILE\n"
+	"                           Without a --serial for COM1, COM1 is\n"
+	"                           type=stdout,input=stdin.\n"
+	"      --cpuid-disable LIST hide these CPUID features from the guest\n"
+	"                           (comma-separated names, e.g. cx16,xsave)\n"
+	"      --log-level LEVEL    error, warn, info (default) or debug\n"
+	"  -v, --verbose            same as --log-level debug\n"
+	"  -h, --help               this text\n";
+
+enum {
+	OPT_SERIAL = 256,
+	OPT_CPUID_DISABLE,
+	OPT_LOG_LEVEL,
+};
+
+static const struct option long_options[] = {
+	{ "mem", required_argument, NULL, 'm' },
+	{ "cpus", required_argument, NULL, 'c' },
+	{ "params", required_argument, NULL, 'p' },
+	{ "initrd", required_argument, NULL, 'i' },
+	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "cpuid-disable", required_argument, NULL, OPT_CPUID_DISABLE },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/*
+ * '-': non-options are returned in order as 1 (so options may follow KERNEL
+ * whatever POSIXLY_CORRECT says); ':': a missing argument returns ':'.
+ */
+static const char short_options[] = "-:m:c:p:i:vh";
+
+static const char *const log_level_names[] = {
+	[CVM_LOG_ERROR] = "error",
+	[CVM_LOG_WARN] = "warn",
+	[CVM_LOG_INFO] = "info",
+	[CVM_LOG_DEBUG] = "debug",
+};
+
+const char *opts_log_level_name(enum cvm_log_level level)
+{
+	if ((unsigned int)level < sizeof(log_level_names) / sizeof(log_level_names[0]))
+		return log_level_names[level];
+	return "unknown";
+}
+
+static int __attribute__((format(printf, 3, 4)))
+usage_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static const char *option_name(int val)
+{
+	switch (val) {
+	case 'm':
+		return "-m/--mem";
+	case 'c':
+		return "-c/--cpus";
+	case 'p':
+		return "-p/--params";
+	case 'i':
+		return "-i/--initrd";
+	case 'v':
+		return "-v/--verbose";
+	case 'h':
+		return "-h/--help";
+	case OPT_SERIAL:
+		return "--serial";
+	case OPT_CPUID_DISABLE:
+		return "--cpuid-disable";
+	case OPT_LOG_LEVEL:
+		return "--log-level";
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * parse_u32() - a decimal number with nothing around it.
+ * Returns: 0, -EINVAL when @s is not a number, -ERANGE when it is one but
+ * does not fit in 32 bits.
+ */
+static int parse_u32(const char *s, uint32_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end != '\0')
+		return -EINVAL;
+	if (errno == ERANGE || v > UINT32_MAX)
+		return -ERANGE;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_mem(const char *arg, uint32_t *out, char *err, size_t errlen)
+{
+	uint32_t v = 0;
+	int rc = parse_u32(arg, &v);
+
+	if (rc == -EINVAL)
+		return usage_err(err, errlen, "-m/--mem: '%s' is not a number of MiB", arg);
+	if (rc == -ERANGE || v > OPTS_MEM_MAX_MIB)
+		return usage_err(err, errlen, "-m/--mem: %s MiB is above the maximum of %u MiB",
+				 arg, OPTS_MEM_MAX_MIB);
+	if (v == 0)
+		return usage_err(err, errlen,
+				 "-m/--mem: the guest needs some memory (0 MiB given)");
+	if (v < OPTS_MEM_MIN_MIB)
+		return usage_err(err, errlen, "-m/--mem: %u MiB is below the minimum of %u MiB", v,
+				 OPTS_MEM_MIN_MIB);
+	*out = v;
+	return 0;
+}
+
+static int parse_cpus(const char *arg, uint32_t *out, char *err, size_t errlen)
+{
+	uint32_t v = 0;
+	int rc = parse_u32(arg, &v);
+
+	if (rc == -EINVAL)
+		return usage_err(err, errlen, "-c/--cpus: '%s' is not a number", arg);
+	if (rc == -ERANGE || v > OPTS_VCPUS_MAX)
+		return usage_err(err, errlen, "-c/--cpus: %s is above the maximum of %u vCPUs", arg,
+				 OPTS_VCPUS_MAX);
+	if (v == 0)
+		return usage_err(err, errlen, "-c/--cpus: the guest needs at least 1 vCPU");
+	*out = v;
+	return 0;
+}
+
+static int parse_log_level(const char *arg, enum cvm_log_level *out, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(log_level_names) / sizeof(log_level_names[0]); i++) {
+		if (strcmp(arg, log_level_names[i]) == 0) {
+			*out = (enum cvm_log_level)i;
+			return 0;
+		}
+	}
+	return usage_err(err, errlen,
+			 "--log-level: unknown level '%s' (expected error, warn, info or debug)",
+			 arg);
+}
+
+/* Append @part to the space-separated string *@params. */
+static int append_params(char **params, const char *part, char *err, size_t errlen)
+{
+	size_t old = *params ? strlen(*params) : 0;
+	size_t add = strlen(part);
+	char *p;
+
+	if (add == 0)
+		return 0;
+	p = realloc(*params, old + (old ? 1 : 0) + add + 1);
+	if (!p)
+		return usage_err(err, errlen, "out of memory");
+	if (old)
+		p[old++] = ' ';
+	memcpy(p + old, part, add + 1);
+	*params = p;
+	return 0;
+}
+
+/*
+ * parse_serial() - one --serial SPEC: num=N,type=T,path=FILE,input=stdin|FILE
+ * in any order, each key at most once.
+ */
+static int parse_serial(struct opts_serial *s, const char *spec, char *err, size_t errlen)
+{
+	bool seen_num = false, seen_type = false, seen_path = false, seen_input = false;
+	char *copy, *rest, *item;
+	int rc = -1;
+
+	*s = (struct opts_serial){ .num = 1, .type = OPTS_SERIAL_STDOUT, .input = OPTS_INPUT_NONE };
+	if (*spec == '\0')
+		return usage_err(err, errlen, "--serial: empty specification");
+	copy = strdup(spec);
+	if (!copy)
+		return usage_err(err, errlen, "out of memory");
+	rest = copy;
+	while ((item = strsep(&rest, ",")) != NULL) {
+		char *val = strchr(item, '=');
+		const char *key = item;
+		bool *seen;
+
+		if (*item == '\0') {
+			usage_err(err, errlen, "--serial '%s': empty item", spec);
+			goto out;
+		}
+		if (!val) {
+			usage_err(err, errlen, "--serial '%s': '%s' is not key=value", spec, item);
+			goto out;
+		}
+		*val++ = '\0';
+		if (strcmp(key, "num") == 0) {
+			seen = &seen_num;
+		} else if (strcmp(key, "type") == 0) {
+			seen = &seen_type;
+		} else if (strcmp(key, "path") == 0) {
+			seen = &seen_path;
+		} else if (strcmp(key, "input") == 0) {
+			seen = &seen_input;
+		} else {
+			usage_err(err, errlen,
+				  "--serial '%s': unknown key '%s' (expected num, type, path or "
+				  "input)",
+				  spec, key);
+			goto out;
+		}
+		if (*seen) {
+			usage_err(err, errlen, "--serial '%s': %s given twice", spec, key);
+			goto out;
+		}
+		*seen = true;
+		if (*val == '\0') {
+			usage_err(err, errlen, "--serial '%s': %s= needs a value", spec, key);
+			goto out;
+		}
+
+		if (seen == &seen_num) {
+			uint32_t n = 0;
+
+			if (parse_u32(val, &n) == -EINVAL) {
+				usage_err(err, errlen, "--serial '%s': num=%s is not a number",
+					  spec, val);
+				goto out;
+			}
+			if (n < 1 || n > OPTS_SERIAL_PORTS) {
+				usage_err(err, errlen,
+					  "--serial '%s': num=%s is out of range (COM1 to COM%u)",
+					  spec, val, OPTS_SERIAL_PORTS);
+				goto out;
+			}
+			s->num = n;
+		} else if (seen == &seen_type) {
+			if (strcmp(val, "stdout") == 0) {
+				s->type = OPTS_SERIAL_STDOUT;
+			} else if (strcmp(val, "file") == 0) {
+				s->type = OPTS_SERIAL_FILE;
+			} else if (strcmp(val, "sink") == 0) {
+				s->type = OPTS_SERIAL_SINK;
+			} else {
+				usage_err(err, errlen,
+					  "--serial '%s': unknown type '%s' (expected stdout, file "
+					  "or sink)",
+					  spec, val);
+				goto out;
+			}
+		} else if (seen == &seen_path) {
+			s->path = strdup(val);
+			if (!s->path) {
+				usage_err(err, errlen, "out of memory");
+				goto out;
+			}
+		} else {
+			if (strcmp(val, "stdin") == 0) {
+				s->input = OPTS_INPUT_STDIN;
+			} else {
+				s->input = OPTS_INPUT_FILE;
+				s->input_path = strdup(val);
+				if (!s->input_path) {
+					usage_err(err, errlen, "out of memory");
+					goto out;
+				}
+			}
+		}
+	}
+	if (s->type == OPTS_SERIAL_FILE && !s->path) {
+		usage_err(err, errlen, "--serial '%s': type=file needs path=FILE", spec);
+		goto out;
+	}
+	if (s->type != OPTS_SERIAL_FILE && s->path) {
+		usage_err(err, errlen, "--serial '%s': path= is only valid with type=file", spec);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(copy);
+	if (rc) {
+		free(s->path);
+		free(s->input_path);
+		s->path = NULL;
+		s->input_path = NULL;
+	}
+	return rc;
+}
+
+/* Cross-port checks, then the default COM1. */
+static int finish_serial(struct cvm_opts *o, char *err, size_t errlen)
+{
+	bool have_com1 = false;
+	unsigned int readers = 0;
+
+	for (unsigned int i = 0; i < o->nserial; i++) {
+		for (unsigned int j = 0; j < i; j++) {
+			if (o->serial[i].num == o->serial[j].num)
+				return usage_err(err, errlen, "--serial: COM%u is given twice",
+						 o->serial[i].num);
+		}
+		if (o->serial[i].num == 1)
+			have_com1 = true;
+		if (o->serial[i].input == OPTS_INPUT_STDIN)
+			readers++;
+	}
+	if (readers > 1)
+		return usage_err(err, errlen, "--serial: only one port can have input=stdin");
+	if (!have_com1) {
+		o->serial[o->nserial++] = (struct opts_serial){
+			.num = 1,
+			.type = OPTS_SERIAL_STDOUT,
+			.input = readers ? OPTS_INPUT_NONE : OPTS_INPUT_STDIN,
+		};
+	}
+	return 0;
+}
+
+static int parse_run(struct cvm_opts *o, int argc, char **argv, char *err, size_t errlen)
+{
+	bool kernel_seen = false;
+	int c;
+
+	o->cmd = OPTS_CMD_RUN;
+	opterr = 0;
+	optind = 0; /* glibc: start afresh, so that the parser can run again */
+	while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
+		const char *arg = optarg;
+
+		switch (c) {
+		case 1: /* a non-option argument */
+			if (kernel_seen)
+				return usage_err(err, errlen, "unexpected argument '%s'", arg);
+			o->kernel = arg;
+			kernel_seen = true;
+			break;
+		case 'm':
+			if (parse_mem(arg, &o->mem_mib, err, errlen))
+				return -1;
+			break;
+		case 'c':
+			if (parse_cpus(arg, &o->vcpus, err, errlen))
+				return -1;
+			break;
+		case 'p':
+			if (append_params(&o->params, arg, err, errlen))
+				return -1;
+			break;
+		case 'i':
+			if (*arg == '\0')
+				return usage_err(err, errlen, "-i/--initrd: empty path");
+			o->initrd = arg;
+			break;
+		case OPT_SERIAL:
+			/* More than 4 means a duplicate: finish_serial() would say so. */
+			if (o->nserial == OPTS_SERIAL_PORTS)
+				return usage_err(err, errlen,
+						 "--serial: at most %u ports (COM1 to COM%u)",
+						 OPTS_SERIAL_PORTS, OPTS_SERIAL_PORTS);
+			if (parse_serial(&o->serial[o->nserial], arg, err, errlen))
+				return -1;
+			o->nserial++;
+			break;
+		case OPT_CPUID_DISABLE:
+			if (*arg == '\0')
+				return usage_err(err, errlen, "--cpuid-disable: empty list");
+			o->cpuid_disable = arg;
+			break;
+		case OPT_LOG_LEVEL:
+			if (parse_log_level(arg, &o->log_level, err, errlen))
+				return -1;
+			break;
+		case 'v':
+			o->log_level = CVM_LOG_DEBUG;
+			break;
+		case 'h':
+			o->cmd = OPTS_CMD_RUN_HELP;
+			return 0;
+		case ':':
+			return usage_err(err, errlen, "option %s needs an argument",
+					 option_name(optopt) ? option_name(optopt) : "?");
+		case '?':
+		default: {
+			const char *bad = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+
+			if (optopt && strncmp(bad, "--", 2) == 0)
+				return usage_err(err, errlen, "option '%s' takes no argument", bad);
+			if (optopt)
+				return usage_err(err, errlen, "unknown option '-%c'", optopt);
+			return usage_err(err, errlen, "unknown or ambiguous option '%s'", bad);
+		}
+		}
+	}
+	/* Whatever follows "--" is not an option. */
+	for (; optind < argc; optind++) {
+		if (kernel_seen)
+			return usage_err(err, errlen, "unexpected argument '%s'", argv[optind]);
+		o->kernel = argv[optind];
+		kernel_seen = true;
+	}
+	if (!kernel_seen)
+		return usage_err(err, errlen, "missing KERNEL (the kernel image to boot)");
+	if (*o->kernel == '\0')
+		return usage_err(err, errlen, "KERNEL is an empty path");
+	return finish_serial(o, err, errlen);
+}
+
+int cvm_opts_parse(struct cvm_opts *out, int argc, char **argv, char *err, size_t errlen)
+{
+	const char *cmd;
+
+	*out = (struct cvm_opts){ .cmd = OPTS_CMD_NONE, .log_level = CVM_LOG_INFO };
+	if (err && errlen)
+		err[0] = '\0';
+	if (argc < 2 || !argv[1])
+		return usage_err(err, errlen, "missing command (try 'cvm --help')");
+	cmd = argv[1];
+
+	if (strcmp(cmd, "run") == 0)
+		return parse_run(out, argc - 1, argv + 1, err, errlen);
+
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		out->cmd = OPTS_CMD_VERSION;
+	} else if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+		   strcmp(cmd, "help") == 0) {
+		out->cmd = OPTS_CMD_HELP;
+	} else if (cmd[0] == '-') {
+		return usage_err(err, errlen, "unknown option '%s' (try 'cvm --help')", cmd);
+	} else {
+		return usage_err(err, errlen, "unknown command '%s' (try 'cvm --help')", cmd);
+	}
+	if (argc > 2)
+		return usage_err(err, errlen, "unexpected argument '%s' after '%s'", argv[2], cmd);
+	return 0;
+}
+
+void cvm_opts_free(struct cvm_opts *o)
+{
+	if (!o)
+		return;
+	free(o->params);
+	o->params = NULL;
+	for (unsigned int i = 0; i < o->nserial; i++) {
+		free(o->serial[i].path);
+		free(o->serial[i].input_path);
+		o->serial[i].path = NULL;
+		o->serial[i].input_path = NULL;
+	}
+	o->nserial = 0;
+}

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# The install test: install a built tree into a temporary prefix and use the
+# library from there as a user's program would.
+#
+#   run.sh BUILD_DIR SOURCE_DIR GUEST_ELF [plain|sanitize]
+#
+# Checks: only include/libcvm/*.h is installed; the shared library's SONAME is
+# libcvm.so.0 and it exports only cvm_* symbols; examples/hello.c builds with
+# pkg-config and examples/ with find_package(cvm); both hello programs boot
+# GUEST_ELF and print its greeting. Exits 77 (skipped) when /dev/kvm cannot be
+# used, after every check that does not need it.
+set -euo pipefail
+
+if [[ $# -lt 3 || $# -gt 4 ]]; then
+	echo "usage: $0 BUILD_DIR SOURCE_DIR GUEST_ELF [plain|sanitize]" >&2
+	exit 2
+fi
+build=$(cd "$1" && pwd)
+src=$(cd "$2" && pwd)
+guest=$3
+mode=${4:-plain}
+greeting="Hello from a libcvm guest"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cvm-install.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+prefix=$tmp/prefix
+
+fail() {
+	echo "install test: FAIL: $*" >&2
+	exit 1
+}
+ok() {
+	echo "install test: ok: $*"
+}
+
+extra_cflags=()
+if [[ $mode == sanitize ]]; then
+	# The installed library is instrumented; its users must be as well.
+	# shellcheck disable=SC2054 # the comma belongs to the flag
+	extra_cflags=(-fsanitize=address,undefined -fno-omit-frame-pointer)
+fi
+
+# 1. Install.
+cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" ||
+	{ cat "$tmp/install.log" >&2; fail "cmake --install"; }
+ok "cmake --install $build --prefix $prefix"
+
+# 2. Headers: exactly the public ones, under include/libcvm.
+mapfile -t headers < <(cd "$prefix" && find . -name '*.h' -o -name '*.hpp' | sed 's|^\./||' | LC_ALL=C sort)
+expected=()
+for h in "$src"/include/libcvm/*.h; do
+	expected+=("include/libcvm/$(basename "$h")")
+done
+expected+=(include/libcvm/version.h)
+mapfile -t expected < <(printf '%s\n' "${expected[@]}" | LC_ALL=C sort -u)
+if [[ "${headers[*]}" != "${expected[*]}" ]]; then
+	echo "installed: ${headers[*]}" >&2
+	echo "expected:  ${expected[*]}" >&2
+	fail "the installed headers are not exactly include/libcvm's"
+fi
+ok "headers: ${headers[*]}"
+
+# 3. The shared library: SONAME and exported symbols.
+pc=$(find "$prefix" -name cvm.pc -path '*/pkgconfig/*' | head -n 1)
+[[ -n $pc ]] || fail "no cvm.pc installed"
+pcdir=$(dirname "$pc")
+libdir=$(dirname "$pcdir")
+so=$libdir/libcvm.so
+[[ -e $so ]] || fail "no $so (next to $pc)"
+[[ -e $libdir/libcvm.so.0 ]] || fail "no $libdir/libcvm.so.0"
+soname=$(readelf -d "$so" | sed -n 's/.*Library soname: \[\(.*\)\].*/\1/p')
+[[ $soname == libcvm.so.0 ]] || fail "SONAME is '$soname', not libcvm.so.0"
+ok "SONAME $soname"
+
+nm -D --defined-only "$so" | awk 'NF >= 3 { print $3 }' >"$tmp/symbols"
+[[ -s $tmp/symbols ]] || fail "libcvm.so exports nothing"
+if grep -v '^cvm_' "$tmp/symbols" >"$tmp/bad-symbols"; then
+	cat "$tmp/bad-symbols" >&2
+	fail "libcvm.so exports symbols outside the cvm_ namespace (above)"
+fi
+ok "exports $(wc -l <"$tmp/symbols") symbols, all cvm_*"
+
+# 4. A program built with pkg-config. cvm.pc finds its prefix relative to
+# itself (${pcfiledir}), so the tree installed under $prefix works as it is.
+export PKG_CONFIG_PATH=$pcdir
+flags=$(pkg-config --cflags --libs cvm) ||
+	fail "pkg-config --cflags --libs cvm"
+# shellcheck disable=SC2086 # word splitting of the flags is intended
+cc -std=gnu11 -Wall -Wextra -Werror "${extra_cflags[@]}" "$src/examples/hello.c" \
+	-o "$tmp/hello-pc" $flags || fail "building examples/hello.c with: $flags"
+ok "examples/hello.c built with pkg-config: $flags"
+
+# 5. A project built with find_package(cvm).
+cflags_def=()
+if [[ ${#extra_cflags[@]} -gt 0 ]]; then
+	cflags_def=("-DCMAKE_C_FLAGS=${extra_cflags[*]}")
+fi
+cmake -S "$src/examples" -B "$tmp/examples" -DCMAKE_PREFIX_PATH="$prefix" \
+	"${cflags_def[@]}" >"$tmp/examples.log" 2>&1 ||
+	{ cat "$tmp/examples.log" >&2; fail "configuring examples/ with find_package(cvm)"; }
+cmake --build "$tmp/examples" >>"$tmp/examples.log" 2>&1 ||
+	{ cat "$tmp/examples.log" >&2; fail "building examples/"; }
+[[ -x $tmp/examples/hello ]] || fail "examples/ built no hello"
+ok "examples/ built with find_package(cvm)"
+
+# 6. Boot the demo guest with both.
+[[ -f $guest ]] || fail "no guest program at $guest"
+if ! [[ -r /dev/kvm && -w /dev/kvm ]]; then
+	echo "install test: SKIP: /dev/kvm is not usable; the guest was not run"
+	exit 77
+fi
+run_hello() {
+	local name=$1 rc=0
+	shift
+	timeout 60 env "$@" "$guest" >"$tmp/$name.out" 2>"$tmp/$name.err" || rc=$?
+	if [[ $rc -ne 0 ]] || ! grep -qF "$greeting" "$tmp/$name.out"; then
+		echo "--- stdout:" >&2
+		cat "$tmp/$name.out" >&2
+		echo "--- stderr:" >&2
+		cat "$tmp/$name.err" >&2
+		[[ $rc -ne 124 ]] || fail "$name timed out after 60 s"
+		[[ $rc -eq 0 ]] || fail "$name exited with $rc"
+		fail "$name did not print '$greeting'"
+	fi
+	ok "$name booted the guest: $(grep -F "$greeting" "$tmp/$name.out" | head -n 1)"
+}
+run_hello hello-pc LD_LIBRARY_PATH="$libdir" "$tmp/hello-pc"
+run_hello hello-cmake "$tmp/examples/hello"
