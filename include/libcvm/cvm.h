@@ -71,11 +71,11 @@ typedef struct cvm_vm_config {
 } cvm_vm_config;
 
 /** Initialiser for cvm_vm_config: 256 MiB, one vCPU, info-level logging. */
-#define CVM_VM_CONFIG_INIT                                                                  \
-	{                                                                                   \
-		.struct_size = sizeof(cvm_vm_config), .mem_mib = 256, .vcpus = 1,           \
-		.log_level = CVM_LOG_INFO, .log_fn = NULL, .log_opaque = NULL,              \
-		.cpuid_disable = NULL, .kvm_path = NULL,                                    \
+#define CVM_VM_CONFIG_INIT                                                        \
+	{                                                                         \
+		.struct_size = sizeof(cvm_vm_config), .mem_mib = 256, .vcpus = 1, \
+		.log_level = CVM_LOG_INFO, .log_fn = NULL, .log_opaque = NULL,    \
+		.cpuid_disable = NULL, .kvm_path = NULL,                          \
 	}
 
 /** What a legacy serial port is connected to. */
@@ -93,10 +93,10 @@ typedef struct cvm_serial_config {
 } cvm_serial_config;
 
 /** Initialiser for cvm_serial_config: COM1 with no output and no input. */
-#define CVM_SERIAL_CONFIG_INIT                                                              \
-	{                                                                                   \
-		.struct_size = sizeof(cvm_serial_config), .port = 1, .out_fd = -1,          \
-		.in_fd = -1, .raw_terminal = 0,                                             \
+#define CVM_SERIAL_CONFIG_INIT                                                                  \
+	{                                                                                       \
+		.struct_size = sizeof(cvm_serial_config), .port = 1, .out_fd = -1, .in_fd = -1, \
+		.raw_terminal = 0,                                                              \
 	}
 
 /** Why cvm_vm_run() returned. */

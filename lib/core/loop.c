@@ -60,8 +60,7 @@ static void watch(int ep, struct serial_port *p, unsigned int tag, bool on)
  * terminal or an idle pipe would block otherwise); a regular file is read
  * whenever the FIFO has room.
  */
-static void pump(struct cvm_vm *vm, int ep, struct serial_port *p, unsigned int tag,
-		 bool readable)
+static void pump(struct cvm_vm *vm, int ep, struct serial_port *p, unsigned int tag, bool readable)
 {
 	if (!p->dev || p->cfg.in_fd < 0)
 		return;

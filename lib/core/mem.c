@@ -44,7 +44,8 @@ int gmem_create(struct guest_mem *m, uint64_t size, struct cvm_errbuf *err)
 
 	uint64_t low = size < GMEM_HOLE_START ? size : GMEM_HOLE_START;
 
-	m->regions[0] = (struct gmem_region){ .gpa = 0, .size = low, .memfd_off = 0, .host = m->base };
+	m->regions[0] =
+		(struct gmem_region){ .gpa = 0, .size = low, .memfd_off = 0, .host = m->base };
 	m->nr_regions = 1;
 	if (size > low) {
 		m->regions[1] = (struct gmem_region){

@@ -21,15 +21,15 @@
 #define GMEM_MAX_REGIONS 2
 
 struct gmem_region {
-	uint64_t gpa;       /* guest-physical start */
-	uint64_t size;      /* bytes */
+	uint64_t gpa;	    /* guest-physical start */
+	uint64_t size;	    /* bytes */
 	uint64_t memfd_off; /* offset of this region in the memfd */
-	uint8_t *host;      /* host address of gpa */
+	uint8_t *host;	    /* host address of gpa */
 };
 
 struct guest_mem {
 	int memfd;
-	uint8_t *base;  /* host mapping of the whole memfd */
+	uint8_t *base;	/* host mapping of the whole memfd */
 	uint64_t total; /* bytes of RAM */
 	unsigned int nr_regions;
 	struct gmem_region regions[GMEM_MAX_REGIONS];

@@ -202,7 +202,8 @@ static bool handle_exit(struct vcpu *v)
 		vm_request_exit(v->vm, CVM_EXIT_POWEROFF, 0, "vCPU %u halted", v->id);
 		return false;
 	case KVM_EXIT_SHUTDOWN:
-		vm_request_exit(v->vm, CVM_EXIT_RESET, 0, "vCPU %u: triple fault (shutdown)", v->id);
+		vm_request_exit(v->vm, CVM_EXIT_RESET, 0, "vCPU %u: triple fault (shutdown)",
+				v->id);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
 		switch (run->system_event.type) {

@@ -55,16 +55,20 @@ static int copy_config(cvm_vm_config *dst, const cvm_vm_config *src, struct cvm_
 	if (!src)
 		return 0;
 	if (src->struct_size < min)
-		return errf(err, -EINVAL, "cvm_vm_config.struct_size %zu is too small (use "
-			    "CVM_VM_CONFIG_INIT)", src->struct_size);
+		return errf(err, -EINVAL,
+			    "cvm_vm_config.struct_size %zu is too small (use "
+			    "CVM_VM_CONFIG_INIT)",
+			    src->struct_size);
 	if (src->struct_size > sizeof(*dst)) {
 		/* A newer caller: accept only if it left the fields we don't know zero. */
 		const unsigned char *extra = (const unsigned char *)src + sizeof(*dst);
 
 		for (size_t i = 0; i < src->struct_size - sizeof(*dst); i++) {
 			if (extra[i])
-				return errf(err, -EINVAL, "cvm_vm_config has options this libcvm "
-					    "%s does not know", CVM_VERSION_STRING);
+				return errf(err, -EINVAL,
+					    "cvm_vm_config has options this libcvm "
+					    "%s does not know",
+					    CVM_VERSION_STRING);
 		}
 	}
 	memcpy(dst, src, src->struct_size < sizeof(*dst) ? src->struct_size : sizeof(*dst));
@@ -86,8 +90,10 @@ static int check_config(const cvm_vm_config *c, int max_vcpus, struct cvm_errbuf
 		unsigned long long host = (unsigned long long)si.totalram * si.mem_unit;
 
 		if ((unsigned long long)c->mem_mib * GMEM_MIB > host)
-			return errf(err, -ENOMEM, "guest memory of %u MiB is more than this host's "
-				    "%llu MiB of RAM", c->mem_mib, host / GMEM_MIB);
+			return errf(err, -ENOMEM,
+				    "guest memory of %u MiB is more than this host's "
+				    "%llu MiB of RAM",
+				    c->mem_mib, host / GMEM_MIB);
 	}
 	if (c->log_level > CVM_LOG_DEBUG || (int)c->log_level < 0)
 		return errf(err, -EINVAL, "bad log level %d", (int)c->log_level);
@@ -103,8 +109,10 @@ static int check_config(const cvm_vm_config *c, int max_vcpus, struct cvm_errbuf
 		return errf(err, -EINVAL, "%u vCPUs requested, KVM allows at most %d", c->vcpus,
 			    max_vcpus);
 	if (c->vcpus > CVM_MAX_VCPUS_SUPPORTED)
-		return errf(err, -ENOTSUP, "%u vCPUs requested: this libcvm runs one vCPU only "
-			    "(SMP is not implemented yet)", c->vcpus);
+		return errf(err, -ENOTSUP,
+			    "%u vCPUs requested: this libcvm runs one vCPU only "
+			    "(SMP is not implemented yet)",
+			    c->vcpus);
 	return 0;
 }
 
@@ -317,8 +325,8 @@ int cvm_vm_set_serial(cvm_vm *vm, const cvm_serial_config *cfg)
 				cfg->struct_size);
 	memcpy(&c, cfg, cfg->struct_size);
 	if (c.port < 1 || c.port > CVM_NR_SERIAL)
-		return vm_error(vm, -EINVAL, "serial port %u does not exist (COM1 to COM%d)", c.port,
-				CVM_NR_SERIAL);
+		return vm_error(vm, -EINVAL, "serial port %u does not exist (COM1 to COM%d)",
+				c.port, CVM_NR_SERIAL);
 	if ((c.out_fd >= 0 && fcntl(c.out_fd, F_GETFD) < 0) ||
 	    (c.in_fd >= 0 && fcntl(c.in_fd, F_GETFD) < 0))
 		return vm_error(vm, -EBADF, "COM%u: bad file descriptor", c.port);

@@ -43,7 +43,7 @@ struct serial_port {
 	cvm_serial_config cfg;
 	struct serial *dev;
 	unsigned int irq;
-	bool in_eof;      /* input reached end of file */
+	bool in_eof;	  /* input reached end of file */
 	bool in_pollable; /* in_fd can be watched with epoll */
 	bool in_watched;  /* in_fd is in the epoll set with EPOLLIN */
 	bool term_saved;  /* tio holds the terminal state to restore */
@@ -79,8 +79,8 @@ struct cvm_vm {
 	uint64_t initrd_addr, initrd_size;
 
 	enum vm_state state;
-	int stop_efd;  /* written by cvm_vm_stop() and by vCPUs that end the run */
-	int wake_efd;  /* serial input can continue */
+	int stop_efd; /* written by cvm_vm_stop() and by vCPUs that end the run */
+	int wake_efd; /* serial input can continue */
 	atomic_bool stop_requested;
 	atomic_bool stopping; /* vCPUs must leave KVM_RUN */
 

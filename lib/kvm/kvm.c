@@ -34,10 +34,11 @@ int kvm_open(const char *path, struct cvm_errbuf *err)
 
 		switch (e) {
 		case ENOENT:
-			return errf(err, -ENOENT,
-				    "%s does not exist: KVM is not available on this host (load the "
-				    "kvm module, or enable nested virtualisation)",
-				    path);
+			return errf(
+				err, -ENOENT,
+				"%s does not exist: KVM is not available on this host (load the "
+				"kvm module, or enable nested virtualisation)",
+				path);
 		case EACCES:
 		case EPERM:
 			return errf(err, -EACCES,
@@ -55,8 +56,8 @@ int kvm_open(const char *path, struct cvm_errbuf *err)
 		if (v < 0)
 			return errf(err, -ENODEV, "%s is not a KVM device: KVM_GET_API_VERSION: %s",
 				    path, strerror(errno));
-		return errf(err, -ENOTSUP, "%s speaks KVM API version %d, libcvm needs %d", path,
-			    v, KVM_API_VERSION);
+		return errf(err, -ENOTSUP, "%s speaks KVM API version %d, libcvm needs %d", path, v,
+			    KVM_API_VERSION);
 	}
 	return fd;
 }
@@ -80,8 +81,7 @@ int kvm_check_caps(int kvm_fd, struct cvm_errbuf *err)
 {
 	for (size_t i = 0; i < sizeof(required_caps) / sizeof(required_caps[0]); i++) {
 		if (!kvm_cap(kvm_fd, required_caps[i].cap))
-			return errf(err, -ENOTSUP,
-				    "this KVM lacks %s, which libcvm needs for %s",
+			return errf(err, -ENOTSUP, "this KVM lacks %s, which libcvm needs for %s",
 				    required_caps[i].name, required_caps[i].why);
 	}
 	return 0;

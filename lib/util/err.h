@@ -13,7 +13,6 @@ struct cvm_errbuf {
  * errf() - record a message in @e (may be NULL) and return @rc, so that
  * `return errf(e, -EINVAL, "bad thing %d", x);` reads naturally.
  */
-int errf(struct cvm_errbuf *e, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int errf(struct cvm_errbuf *e, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -17,10 +17,10 @@ void cvm_logf(const struct cvm_logger *lg, enum cvm_log_level level, const char 
 #define log_err(lg, ...) cvm_logf((lg), CVM_LOG_ERROR, __VA_ARGS__)
 #define log_warn(lg, ...) cvm_logf((lg), CVM_LOG_WARN, __VA_ARGS__)
 #define log_info(lg, ...) cvm_logf((lg), CVM_LOG_INFO, __VA_ARGS__)
-#define log_debug(lg, ...)                                                                  \
-	do {                                                                                \
-		if ((lg)->level >= CVM_LOG_DEBUG)                                           \
-			cvm_logf((lg), CVM_LOG_DEBUG, __VA_ARGS__);                         \
+#define log_debug(lg, ...)                                          \
+	do {                                                        \
+		if ((lg)->level >= CVM_LOG_DEBUG)                   \
+			cvm_logf((lg), CVM_LOG_DEBUG, __VA_ARGS__); \
 	} while (0)
 
 #endif

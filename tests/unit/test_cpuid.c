@@ -10,17 +10,21 @@ static struct kvm_cpuid2 *table(void)
 	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + 6 * sizeof(struct kvm_cpuid_entry2));
 
 	c->nent = 6;
-	c->entries[0] = (struct kvm_cpuid_entry2){ .function = 1, .ecx = 0x7ffaf3ff,
-						   .edx = 0x0fabfbff, .ebx = 0x12340800 };
-	c->entries[1] = (struct kvm_cpuid_entry2){ .function = 7, .index = 0,
+	c->entries[0] = (struct kvm_cpuid_entry2){
+		.function = 1, .ecx = 0x7ffaf3ff, .edx = 0x0fabfbff, .ebx = 0x12340800
+	};
+	c->entries[1] = (struct kvm_cpuid_entry2){ .function = 7,
+						   .index = 0,
 						   .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
 						   .ebx = 0xffffffff };
-	c->entries[2] = (struct kvm_cpuid_entry2){ .function = 7, .index = 1,
+	c->entries[2] = (struct kvm_cpuid_entry2){ .function = 7,
+						   .index = 1,
 						   .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX,
 						   .ebx = 0xffffffff };
-	c->entries[3] = (struct kvm_cpuid_entry2){ .function = 0xa, .eax = 0x7300403,
-						   .edx = 0x603 };
-	c->entries[4] = (struct kvm_cpuid_entry2){ .function = 0xb, .index = 1,
+	c->entries[3] =
+		(struct kvm_cpuid_entry2){ .function = 0xa, .eax = 0x7300403, .edx = 0x603 };
+	c->entries[4] = (struct kvm_cpuid_entry2){ .function = 0xb,
+						   .index = 1,
 						   .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX };
 	c->entries[5] = (struct kvm_cpuid_entry2){ .function = 0x80000001, .edx = 0xffffffff };
 	return c;

@@ -43,11 +43,11 @@
 #define APIC_MODE_EXTINT 0x7
 
 static const uint64_t boot_gdt[] = {
-	0,				       /* null */
-	0,				       /* unused */
-	0x00af9b000000ffffULL,		       /* 0x10: 64-bit code, DPL 0 */
-	0x00cf93000000ffffULL,		       /* 0x18: data, 4 GiB flat */
-	0x00808b000000ffffULL,		       /* 0x20: busy 64-bit TSS */
+	0,		       /* null */
+	0,		       /* unused */
+	0x00af9b000000ffffULL, /* 0x10: 64-bit code, DPL 0 */
+	0x00cf93000000ffffULL, /* 0x18: data, 4 GiB flat */
+	0x00808b000000ffffULL, /* 0x20: busy 64-bit TSS */
 };
 
 int x86_setup_boot_tables(const struct guest_mem *m, struct cvm_errbuf *err)
@@ -125,11 +125,16 @@ static int setup_msrs(int fd, struct cvm_errbuf *err)
 		uint32_t index;
 		uint64_t data;
 	} boot_msrs[] = {
-		{ MSR_IA32_SYSENTER_CS, 0 }, { MSR_IA32_SYSENTER_ESP, 0 },
-		{ MSR_IA32_SYSENTER_EIP, 0 }, { MSR_STAR, 0 },
-		{ MSR_CSTAR, 0 }, { MSR_KERNEL_GS_BASE, 0 },
-		{ MSR_SYSCALL_MASK, 0 }, { MSR_LSTAR, 0 },
-		{ MSR_IA32_TSC, 0 }, { MSR_IA32_MISC_ENABLE, 1 /* fast strings */ },
+		{ MSR_IA32_SYSENTER_CS, 0 },
+		{ MSR_IA32_SYSENTER_ESP, 0 },
+		{ MSR_IA32_SYSENTER_EIP, 0 },
+		{ MSR_STAR, 0 },
+		{ MSR_CSTAR, 0 },
+		{ MSR_KERNEL_GS_BASE, 0 },
+		{ MSR_SYSCALL_MASK, 0 },
+		{ MSR_LSTAR, 0 },
+		{ MSR_IA32_TSC, 0 },
+		{ MSR_IA32_MISC_ENABLE, 1 /* fast strings */ },
 		{ MSR_MTRR_DEF_TYPE, (1 << 11) | 6 /* MTRRs on, default write-back */ },
 	};
 	const unsigned int n = sizeof(boot_msrs) / sizeof(boot_msrs[0]);
@@ -148,8 +153,8 @@ static int setup_msrs(int fd, struct cvm_errbuf *err)
 	if (rc < 0)
 		return errf(err, rc, "KVM_SET_MSRS: %s", strerror(-rc));
 	if ((unsigned int)rc != n)
-		return errf(err, -EIO, "KVM_SET_MSRS set %d of %u boot MSRs (MSR 0x%x refused)",
-			    rc, n, boot_msrs[rc].index);
+		return errf(err, -EIO, "KVM_SET_MSRS set %d of %u boot MSRs (MSR 0x%x refused)", rc,
+			    n, boot_msrs[rc].index);
 	return 0;
 }
 

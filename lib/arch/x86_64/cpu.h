@@ -21,8 +21,7 @@ int x86_setup_boot_tables(const struct guest_mem *m, struct cvm_errbuf *err);
  * RSI = boot_params: registers, segments, control registers, FPU, MSRs and
  * the LAPIC's LINT0 (ExtINT) and LINT1 (NMI).
  */
-int x86_setup_vcpu_boot(int vcpu_fd, uint64_t entry, uint64_t boot_params,
-			struct cvm_errbuf *err);
+int x86_setup_vcpu_boot(int vcpu_fd, uint64_t entry, uint64_t boot_params, struct cvm_errbuf *err);
 
 /*
  * x86_gva_to_gpa() - translate a guest-virtual address with the guest's
