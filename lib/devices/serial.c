@@ -87,9 +87,7 @@ struct serial {
 	bool tx_stalled;   /* the last byte could not be written to out_fd */
 	uint64_t tx_count;
 
-	int irq_level;	  /* the interrupt output as the registers say */
 	int irq_reported; /* the last level given to ops->set_irq */
-	bool irq_busy;	  /* a thread is calling ops->set_irq */
 };
 
 /* Without FIFOs (FCR bit 0 clear) the 16550 holds one received byte, like a 16450. */
@@ -347,25 +345,20 @@ static uint8_t serial_read_reg(struct serial *s, unsigned int reg)
 
 /*
  * Release the lock, first telling the host about a change of the interrupt
- * output. set_irq is called without the lock; one thread at a time calls it
- * (irq_busy), and that thread loops until the level it reported is the
- * current one, so concurrent changes can never leave the host with a stale
- * level, and each reported value differs from the previous one.
+ * output. set_irq is called with the lock held, so that every change reaches
+ * the host, in order: the PIC is edge-triggered, and a fall and rise merged
+ * into "no change" would lose an interrupt. Lock order: device lock, then
+ * whatever set_irq takes (the VM's IRQ lock); set_irq never calls back into
+ * the device.
  */
 static void serial_unlock(struct serial *s)
 {
-	int level;
+	int level = serial_iid(s) != IIR_NO_INT;
 
-	s->irq_level = serial_iid(s) != IIR_NO_INT;
-	while (!s->irq_busy && s->irq_level != s->irq_reported) {
-		s->irq_busy = true;
-		level = s->irq_level;
+	if (level != s->irq_reported) {
 		s->irq_reported = level;
-		pthread_mutex_unlock(&s->lock);
 		if (s->ops && s->ops->set_irq)
 			s->ops->set_irq(s->ctx, level);
-		pthread_mutex_lock(&s->lock);
-		s->irq_busy = false;
 	}
 	pthread_mutex_unlock(&s->lock);
 }

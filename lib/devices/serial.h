@@ -4,8 +4,9 @@
  * IER/IIR/FCR/LCR/MCR/LSR/MSR/SCR, divisor latch, loopback, THRE and RX
  * interrupts. Eight registers at offsets 0..7 of its I/O range.
  *
- * Thread safety: every entry point locks the device; the host callbacks are
- * called without the lock held.
+ * Thread safety: every entry point locks the device. set_irq is called with
+ * the lock held (every level change reaches the host, in order) and must not
+ * call back into the device; rx_space is called without it.
  */
 #ifndef CVM_DEVICES_SERIAL_H
 #define CVM_DEVICES_SERIAL_H
@@ -21,7 +22,7 @@
 struct serial;
 
 struct serial_host_ops {
-	/* The interrupt output changed to @level (0 or 1). */
+	/* The interrupt output changed to @level (0 or 1); called with the device locked. */
 	void (*set_irq)(void *ctx, int level);
 	/* The guest read from a full RX FIFO: serial_receive() can take more. */
 	void (*rx_space)(void *ctx);

@@ -469,3 +469,63 @@ Test(serial, null_callbacks)
 	serial_destroy(n);
 	serial_destroy(NULL);
 }
+
+/*
+ * Regression: a guest access that lowers and raises the interrupt while the
+ * host thread is still reporting the previous rise must still give the host
+ * both changes. Merging them would hide the second rising edge from the
+ * edge-triggered PIC (a THRE interrupt was lost that way under load).
+ */
+struct edge_ctx {
+	struct fake_host *h;
+	pthread_t guest;
+	bool started;
+};
+
+static void *guest_ack_then_thri(void *arg)
+{
+	(void)arg;
+	rd(RBR);	    /* take the byte: RX interrupt goes away */
+	wr(IER, 0x03);	    /* enable THRI: THRE interrupt comes */
+	return NULL;
+}
+
+static struct edge_ctx edge;
+
+static void slow_set_irq(void *ctx, int level)
+{
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+	fake_set_irq(ctx, level);
+	if (!edge.started) {
+		/* While the host reports the rise, the guest acts on another thread. */
+		edge.started = true;
+		pthread_create(&edge.guest, NULL, guest_ack_then_thri, NULL);
+		nanosleep(&ts, NULL);
+	}
+}
+
+static const struct serial_host_ops slow_ops = { .set_irq = slow_set_irq };
+
+Test(serial_race, concurrent_edges_are_not_merged)
+{
+	int p[2];
+	uint8_t b = 'x';
+
+	memset(&host, 0, sizeof(host));
+	memset(&edge, 0, sizeof(edge));
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	s = serial_create(p[1], &slow_ops, &host);
+	wr(FCR, 0x01);
+	wr(IER, 0x01);
+	cr_assert_eq(serial_receive(s, &b, 1), 1);
+	pthread_join(edge.guest, NULL);
+	cr_assert_eq(host.irq_calls, 3, "levels reported: %d", host.irq_calls);
+	cr_assert_eq(host.levels[0], 1);
+	cr_assert_eq(host.levels[1], 0);
+	cr_assert_eq(host.levels[2], 1);
+	serial_destroy(s);
+	s = NULL;
+	close(p[0]);
+	close(p[1]);
+}
