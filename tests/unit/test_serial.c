@@ -485,8 +485,8 @@ struct edge_ctx {
 static void *guest_ack_then_thri(void *arg)
 {
 	(void)arg;
-	rd(RBR);	    /* take the byte: RX interrupt goes away */
-	wr(IER, 0x03);	    /* enable THRI: THRE interrupt comes */
+	rd(RBR);       /* take the byte: RX interrupt goes away */
+	wr(IER, 0x03); /* enable THRI: THRE interrupt comes */
 	return NULL;
 }
 
