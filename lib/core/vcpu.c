@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/x86_64/cpu.h"
@@ -292,23 +293,42 @@ int vcpus_start(struct cvm_vm *vm)
 	return rc;
 }
 
+static void kick(struct vcpu *v)
+{
+	__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	pthread_kill(v->thread, SIG_VCPU_KICK);
+}
+
 void vcpus_stop_and_join(struct cvm_vm *vm)
 {
 	atomic_store(&vm->stopping, true);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
-		struct vcpu *v = &vm->vcpus[i];
-
-		if (!v->started)
-			continue;
-		__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-		pthread_kill(v->thread, SIG_VCPU_KICK);
+		if (vm->vcpus[i].started)
+			kick(&vm->vcpus[i]);
 	}
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 
 		if (!v->started)
 			continue;
-		pthread_join(v->thread, NULL);
+		/*
+		 * A kick that lands just before a blocking call in device code
+		 * (a full serial output, say) is not seen by it: kick again
+		 * until the thread is gone.
+		 */
+		for (;;) {
+			struct timespec until;
+
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += 50 * 1000 * 1000;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			if (pthread_timedjoin_np(v->thread, NULL, &until) == 0)
+				break;
+			kick(v);
+		}
 		v->started = false;
 	}
 }

@@ -70,7 +70,6 @@
 #define MSR_DCD 0x80
 
 /* How long a transmitted byte may wait for room in out_fd. */
-#define SERIAL_TX_WAIT_MS 100
 
 struct serial {
 	pthread_mutex_t lock;
@@ -84,7 +83,6 @@ struct serial {
 	uint8_t ier, fcr, lcr, mcr, msr, scr, dll, dlm;
 	bool overrun;	   /* LSR.OE, cleared by reading LSR */
 	bool thri_pending; /* THRE interrupt not yet acknowledged */
-	bool tx_stalled;   /* the last byte could not be written to out_fd */
 	uint64_t tx_count;
 
 	int irq_reported; /* the last level given to ops->set_irq */
@@ -176,9 +174,10 @@ static void serial_update_msr(struct serial *s)
 /*
  * Write one byte to @fd, never letting SIGPIPE kill the process: the signal
  * is blocked on this thread around the write, and the one an EPIPE raised is
- * consumed before the old mask comes back. Returns true if the byte was written.
+ * consumed before the old mask comes back. A signal (the VMM's vCPU kick when
+ * the VM stops) interrupts the write and the byte is dropped.
  */
-static bool serial_write_byte(int fd, uint8_t byte)
+static void serial_write_byte(int fd, uint8_t byte)
 {
 	static const struct timespec no_wait;
 	sigset_t pipe_set, old;
@@ -187,39 +186,31 @@ static bool serial_write_byte(int fd, uint8_t byte)
 	sigemptyset(&pipe_set);
 	sigaddset(&pipe_set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-	do {
-		n = write(fd, &byte, 1);
-	} while (n < 0 && errno == EINTR);
+	n = write(fd, &byte, 1);
 	if (n < 0 && errno == EPIPE && !sigismember(&old, SIGPIPE)) {
 		while (sigtimedwait(&pipe_set, NULL, &no_wait) < 0 && errno == EINTR)
 			;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return n == 1;
 }
 
 /*
  * Send a transmitted byte to out_fd, which may be a blocking fd shared with
- * others (a terminal), so its flags are left alone: wait for room with
- * poll() for at most SERIAL_TX_WAIT_MS, or not at all once the reader has
- * stalled (until a write succeeds again). Bytes that cannot be written are
- * dropped. Called with the lock held, which keeps the bytes in order.
+ * others (a terminal), so its flags are left alone. A reader that is slow
+ * holds the guest back, as a UART with flow control would: nothing is lost.
+ * poll() waits for room until a signal interrupts it (the vCPU kick that
+ * stops the VM), then the byte is dropped. A reader that went away (EPIPE,
+ * POLLERR) drops the byte. Called with the lock held, which keeps bytes in order.
  */
 static void serial_tx_out(struct serial *s, uint8_t byte)
 {
 	struct pollfd pfd = { .fd = s->out_fd, .events = POLLOUT };
-	int rc;
 
 	if (s->out_fd < 0)
 		return;
-	do {
-		rc = poll(&pfd, 1, s->tx_stalled ? 0 : SERIAL_TX_WAIT_MS);
-	} while (rc < 0 && errno == EINTR);
-	if (rc <= 0) {
-		s->tx_stalled = true;
+	if (poll(&pfd, 1, -1) <= 0)
 		return;
-	}
-	s->tx_stalled = !serial_write_byte(s->out_fd, byte);
+	serial_write_byte(s->out_fd, byte);
 }
 
 static void serial_write_thr(struct serial *s, uint8_t v)

@@ -32,9 +32,9 @@ struct serial_host_ops {
  * serial_create() - a UART whose transmitted bytes are written to @out_fd
  * (-1: dropped). @ops and @ctx may be NULL. Returns NULL on ENOMEM.
  * @out_fd is not closed by serial_destroy() and its flags are not changed:
- * a byte waits at most 100 ms for room in it (none once the reader has
- * stalled, until a write succeeds again), then is dropped; EPIPE never
- * raises SIGPIPE on the process.
+ * a byte waits for room in it for as long as it takes (a slow reader slows
+ * the guest, nothing is lost) unless a signal interrupts the wait, which
+ * drops the byte; EPIPE never raises SIGPIPE on the process.
  */
 struct serial *serial_create(int out_fd, const struct serial_host_ops *ops, void *ctx);
 void serial_destroy(struct serial *s);
