@@ -145,5 +145,6 @@ void test_int3(const struct boot_params *bp);
 void test_spin(const struct boot_params *bp);
 void test_cpuid(const struct boot_params *bp);
 void test_unhandled_io(const struct boot_params *bp);
+void test_flood(const struct boot_params *bp);
 
 #endif

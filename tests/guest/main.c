@@ -27,6 +27,7 @@ static const struct guest_test tests[] = {
 	{ "spin", test_spin },
 	{ "cpuid", test_cpuid },
 	{ "unhandled_io", test_unhandled_io },
+	{ "flood", test_flood },
 };
 
 const char *cmdline(const struct boot_params *bp)

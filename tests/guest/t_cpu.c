@@ -93,3 +93,11 @@ void test_unhandled_io(const struct boot_params *bp)
 	else
 		pass("unhandled_io");
 }
+
+/* Prints forever: with nobody reading cvm's output, the vCPU waits for room. */
+void test_flood(const struct boot_params *bp)
+{
+	(void)bp;
+	for (unsigned long i = 0;; i++)
+		printf("FLOOD %lu 0123456789abcdefghijklmnopqrstuvwxyz\n", i);
+}

@@ -25,13 +25,29 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Waits up to the deadline for @pid; SIGKILLs it after that. Returns the status or -1. */
+static int wait_bounded(pid_t pid, double deadline)
+{
+	int st;
+
+	while (waitpid(pid, &st, WNOHANG) == 0) {
+		if (now_s() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return -1;
+		}
+		usleep(10000);
+	}
+	return st;
+}
+
 /* Starts the spin guest, waits for "SPIN", sends @sig; returns the wait status. */
 static int stop_with(int sig, char *out, size_t outsz)
 {
 	int p[2];
 	size_t len = 0;
 	pid_t pid;
-	int st = -1;
+	int st;
 	double deadline = now_s() + 30;
 
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
@@ -63,15 +79,7 @@ static int stop_with(int sig, char *out, size_t outsz)
 	if (strstr(out, "SPIN\n"))
 		kill(pid, sig);
 	/* Bounded wait: SIGKILL after the deadline so the test never hangs. */
-	while (waitpid(pid, &st, WNOHANG) == 0) {
-		if (now_s() > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			st = -1;
-			break;
-		}
-		usleep(10000);
-	}
+	st = wait_bounded(pid, deadline);
 	close(p[0]);
 	return st;
 }
@@ -97,4 +105,36 @@ Test(stop, sigint)
 	st = stop_with(SIGINT, out, sizeof(out));
 	cr_assert(st != -1, "cvm did not stop within 30 s of SIGINT");
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x", st);
+}
+
+/*
+ * Nobody reads cvm's output: the guest's vCPU waits for room in the pipe
+ * (nothing is dropped). SIGTERM must still stop it.
+ */
+Test(stop, sigterm_while_output_is_blocked)
+{
+	int p[2], st;
+	pid_t pid;
+	char buf[64];
+	struct timespec ts = { 2, 0 };
+
+	REQUIRE_KVM();
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		dup2(p[1], 1);
+		execl(CVM_BIN, CVM_BIN, "run", "-m", "32", "-p", "cvm.test=flood", CVM_GUEST,
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	nanosleep(&ts, NULL); /* long enough to fill the 64 KiB pipe */
+	cr_assert_eq(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	kill(pid, SIGTERM);
+	st = wait_bounded(pid, now_s() + 20);
+	cr_assert(st != -1, "cvm did not stop within 20 s of SIGTERM with its output blocked");
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x", st);
+	cr_assert_gt(read(p[0], buf, sizeof(buf)), 0, "the guest printed nothing");
+	close(p[0]);
 }
