@@ -330,6 +330,11 @@ int cvm_vm_set_serial(cvm_vm *vm, const cvm_serial_config *cfg)
 	if ((c.out_fd >= 0 && fcntl(c.out_fd, F_GETFD) < 0) ||
 	    (c.in_fd >= 0 && fcntl(c.in_fd, F_GETFD) < 0))
 		return vm_error(vm, -EBADF, "COM%u: bad file descriptor", c.port);
+	for (unsigned int i = 0; c.in_fd >= 0 && i < CVM_NR_SERIAL; i++) {
+		if (i != c.port - 1 && vm->serial[i].cfg.in_fd == c.in_fd)
+			return vm_error(vm, -EINVAL, "COM%u and COM%u cannot read the same input",
+					i + 1, c.port);
+	}
 	vm->serial[c.port - 1].cfg = c;
 	return 0;
 }

@@ -183,6 +183,14 @@ Test(api, order_of_calls)
 	s.port = 2;
 	s.out_fd = 1000000;
 	cr_assert_eq(cvm_vm_set_serial(vm, &s), -EBADF);
+	s.out_fd = -1;
+	s.in_fd = 0;
+	cr_assert_eq(cvm_vm_set_serial(vm, &s), 0);
+	s.port = 3;
+	cr_assert_eq(cvm_vm_set_serial(vm, &s), -EINVAL, "two ports reading one input");
+	cr_assert(strstr(cvm_vm_last_error(vm), "same input"), "%s", cvm_vm_last_error(vm));
+	s.port = 2;
+	cr_assert_eq(cvm_vm_set_serial(vm, &s), 0, "reconfiguring the same port is fine");
 	cr_assert_eq(cvm_vm_set_kernel(vm, CVM_GUEST, NULL), 0);
 	cr_assert_eq(cvm_vm_set_kernel(vm, CVM_GUEST, NULL), -EBUSY);
 	cvm_vm_destroy(vm);
