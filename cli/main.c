@@ -161,6 +161,16 @@ static int run(const struct cvm_opts *o)
 			goto out;
 		}
 	}
+	for (unsigned int i = 0; i < o->ndisks; i++) {
+		unsigned int flags = (o->disks[i].read_only ? CVM_BLK_READ_ONLY : 0) |
+				     (o->disks[i].root ? CVM_BLK_ROOT : 0);
+
+		rc = cvm_vm_add_virtio_blk(vm, o->disks[i].path, flags);
+		if (rc < 0) {
+			report(vm, rc, o->disks[i].path);
+			goto out;
+		}
+	}
 	for (unsigned int i = 0; i < nports; i++) {
 		rc = cvm_vm_set_serial(vm, &ports[i].cfg);
 		if (rc < 0) {

@@ -34,11 +34,16 @@ const char cvm_opts_run_usage[] =
 	"\n"
 	"Options:\n"
 	"  -m, --mem MiB            guest RAM in MiB, 16 to 1048576 (default 256)\n"
-	"  -c, --cpus N             number of vCPUs, 1 to 4096 (default 1; the library\n"
-	"                           supports 1 for now)\n"
+	"  -c, --cpus N             number of vCPUs, 1 to 4096 (default 1; KVM's\n"
+	"                           limit applies)\n"
 	"  -p, --params PARAMS      kernel command line; may be given several times,\n"
 	"                           the parts are joined with spaces\n"
 	"  -i, --initrd INITRD      initial ramdisk\n"
+	"  -r, --root IMG           root disk, read-write: a virtio-blk disk, and\n"
+	"                           root=/dev/vdX on the command line (once)\n"
+	"  -d, --disk IMG           read-only virtio-blk disk (repeatable)\n"
+	"      --rwdisk IMG         writable virtio-blk disk (repeatable)\n"
+	"                           Disks are vda, vdb, ... in the order given.\n"
 	"      --serial SPEC        connect a serial port; may be given once per port.\n"
 	"                           SPEC is a comma-separated list of:\n"
 	"                             num=N          COM port, 1 to 4 (default 1)\n"
@@ -58,6 +63,7 @@ enum {
 	OPT_SERIAL = 256,
 	OPT_CPUID_DISABLE,
 	OPT_LOG_LEVEL,
+	OPT_RWDISK,
 };
 
 static const struct option long_options[] = {
@@ -65,6 +71,9 @@ static const struct option long_options[] = {
 	{ "cpus", required_argument, NULL, 'c' },
 	{ "params", required_argument, NULL, 'p' },
 	{ "initrd", required_argument, NULL, 'i' },
+	{ "root", required_argument, NULL, 'r' },
+	{ "disk", required_argument, NULL, 'd' },
+	{ "rwdisk", required_argument, NULL, OPT_RWDISK },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "cpuid-disable", required_argument, NULL, OPT_CPUID_DISABLE },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
@@ -77,7 +86,7 @@ static const struct option long_options[] = {
  * '-': non-options are returned in order as 1 (so options may follow KERNEL
  * whatever POSIXLY_CORRECT says); ':': a missing argument returns ':'.
  */
-static const char short_options[] = "-:m:c:p:i:vh";
+static const char short_options[] = "-:m:c:p:i:r:d:vh";
 
 static const char *const log_level_names[] = {
 	[CVM_LOG_ERROR] = "error",
@@ -117,6 +126,12 @@ static const char *option_name(int val)
 		return "-p/--params";
 	case 'i':
 		return "-i/--initrd";
+	case 'r':
+		return "-r/--root";
+	case 'd':
+		return "-d/--disk";
+	case OPT_RWDISK:
+		return "--rwdisk";
 	case 'v':
 		return "-v/--verbose";
 	case 'h':
@@ -130,6 +145,28 @@ static const char *option_name(int val)
 	default:
 		return NULL;
 	}
+}
+
+static int add_disk(struct cvm_opts *o, int c, const char *arg, char *err, size_t errlen)
+{
+	const char *name = option_name(c);
+
+	if (*arg == '\0')
+		return usage_err(err, errlen, "%s: empty path", name);
+	if (o->ndisks == OPTS_MAX_DISKS)
+		return usage_err(err, errlen, "%s: at most %u disks", name, OPTS_MAX_DISKS);
+	if (c == 'r') {
+		for (unsigned int i = 0; i < o->ndisks; i++) {
+			if (o->disks[i].root)
+				return usage_err(err, errlen, "-r/--root: given twice");
+		}
+	}
+	o->disks[o->ndisks++] = (struct opts_disk){
+		.path = arg,
+		.read_only = c == 'd',
+		.root = c == 'r',
+	};
+	return 0;
 }
 
 /*
@@ -409,6 +446,12 @@ static int parse_run(struct cvm_opts *o, int argc, char **argv, char *err, size_
 			if (*arg == '\0')
 				return usage_err(err, errlen, "-i/--initrd: empty path");
 			o->initrd = arg;
+			break;
+		case 'r':
+		case 'd':
+		case OPT_RWDISK:
+			if (add_disk(o, c, arg, err, errlen))
+				return -1;
 			break;
 		case OPT_SERIAL:
 			/* More than 4 means a duplicate: finish_serial() would say so. */

@@ -6,6 +6,7 @@
 #ifndef CVM_CLI_OPTS_H
 #define CVM_CLI_OPTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,7 @@
 #define OPTS_MEM_MAX_MIB 1048576u
 #define OPTS_VCPUS_MAX 4096u
 #define OPTS_SERIAL_PORTS 4u
+#define OPTS_MAX_DISKS 16u
 
 /* Exit statuses of `cvm`. */
 #define OPTS_EXIT_OK 0
@@ -40,6 +42,13 @@ enum opts_serial_input {
 	OPTS_INPUT_NONE = 0, /* the port receives nothing */
 	OPTS_INPUT_STDIN,    /* the port reads the standard input */
 	OPTS_INPUT_FILE,     /* the port reads a file */
+};
+
+/* One -r, -d or --rwdisk, in command-line order (vda, vdb, ...). */
+struct opts_disk {
+	const char *path; /* points into argv */
+	bool read_only;
+	bool root;
 };
 
 /* One --serial, or the default COM1. */
@@ -70,6 +79,8 @@ struct cvm_opts {
 	 */
 	struct opts_serial serial[OPTS_SERIAL_PORTS];
 	unsigned int nserial;
+	struct opts_disk disks[OPTS_MAX_DISKS];
+	unsigned int ndisks;
 };
 
 /*

@@ -99,6 +99,37 @@ typedef struct cvm_serial_config {
 		.raw_terminal = 0,                                                              \
 	}
 
+/** Flags for cvm_vm_add_virtio_blk() and cvm_blk_config.flags. */
+enum cvm_blk_flags {
+	/** The guest may only read (VIRTIO_BLK_F_RO); the image is opened read-only. */
+	CVM_BLK_READ_ONLY = 1 << 0,
+	/** The root disk: "root=/dev/vdX" is added to the kernel command line. */
+	CVM_BLK_ROOT = 1 << 1,
+};
+
+/** Options for cvm_vm_add_disk(). Initialise with CVM_BLK_CONFIG_INIT. */
+typedef struct cvm_blk_config {
+	/** sizeof(cvm_blk_config); set by CVM_BLK_CONFIG_INIT. */
+	size_t struct_size;
+	/** The disk image: a regular file (size a multiple of 512) or a block device. */
+	const char *path;
+	/** enum cvm_blk_flags. */
+	unsigned int flags;
+	/** What VIRTIO_BLK_T_GET_ID returns (at most 20 bytes); NULL derives one. */
+	const char *serial;
+	/** 0: through the host page cache; 1: O_DIRECT. */
+	int direct;
+	/** Request queues; 0 means one per vCPU. */
+	unsigned int num_queues;
+} cvm_blk_config;
+
+/** Initialiser for cvm_blk_config: writable, page cache, one queue per vCPU. */
+#define CVM_BLK_CONFIG_INIT                                                                      \
+	{                                                                                        \
+		.struct_size = sizeof(cvm_blk_config), .path = NULL, .flags = 0, .serial = NULL, \
+		.direct = 0, .num_queues = 0,                                                    \
+	}
+
 /** Why cvm_vm_run() returned. */
 enum cvm_exit_reason {
 	/** The guest reset itself (i8042 reset, triple fault): a normal exit. */
@@ -184,6 +215,34 @@ CVM_EXPORT int cvm_vm_set_initrd(cvm_vm *vm, const char *path);
  * Returns: 0, -EINVAL for a bad port number, -EBUSY after the VM has run.
  */
 CVM_EXPORT int cvm_vm_set_serial(cvm_vm *vm, const cvm_serial_config *cfg);
+
+/**
+ * cvm_vm_add_virtio_blk() - add a virtio-blk disk with default options.
+ * @vm: the VM, not yet running.
+ * @path: the disk image.
+ * @flags: enum cvm_blk_flags.
+ *
+ * Disks appear to the guest in the order they are added: vda, vdb, ...
+ *
+ * Returns: as cvm_vm_add_disk().
+ */
+CVM_EXPORT int cvm_vm_add_virtio_blk(cvm_vm *vm, const char *path, unsigned int flags);
+
+/**
+ * cvm_vm_add_disk() - add a virtio-blk disk.
+ * @vm: the VM, not yet running.
+ * @cfg: the disk's options.
+ *
+ * The image is opened and locked now (shared for read-only disks,
+ * exclusive for writable ones), so a second VM cannot write it.
+ *
+ * Returns: 0, -ENOENT, -EISDIR, -EACCES or -EROFS (not writable), -EINVAL
+ * (not a file or block device, empty, size not a multiple of 512, bad
+ * options), -EBUSY (in use by another VM, or the VM has run), -EEXIST (a
+ * second root disk), -ENOSPC (too many devices). cvm_vm_last_error() names
+ * the file and the problem.
+ */
+CVM_EXPORT int cvm_vm_add_disk(cvm_vm *vm, const cvm_blk_config *cfg);
 
 /**
  * cvm_vm_run() - run the VM until it stops.

@@ -56,6 +56,24 @@ out:
 	return rc;
 }
 
+int bus_unregister(struct cvm_bus *bus, uint64_t base, void *opaque)
+{
+	int rc = -ENOENT;
+
+	pthread_rwlock_wrlock(&bus->lock);
+	for (unsigned int i = 0; i < bus->nr; i++) {
+		if (bus->ranges[i].base == base && bus->ranges[i].opaque == opaque) {
+			memmove(&bus->ranges[i], &bus->ranges[i + 1],
+				(bus->nr - i - 1) * sizeof(*bus->ranges));
+			bus->nr--;
+			rc = 0;
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&bus->lock);
+	return rc;
+}
+
 /* Binary search; the caller holds the lock. */
 static const struct bus_range *bus_find(const struct cvm_bus *bus, uint64_t addr, uint32_t len)
 {

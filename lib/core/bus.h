@@ -38,6 +38,9 @@ void bus_destroy(struct cvm_bus *bus);
 int bus_register(struct cvm_bus *bus, uint64_t base, uint64_t len, const struct cvm_io_ops *ops,
 		 void *opaque, const char *name);
 
+/* Remove the range at @base registered with @opaque; -ENOENT if there is none. */
+int bus_unregister(struct cvm_bus *bus, uint64_t base, void *opaque);
+
 /*
  * Dispatch an access. Returns 0 when a device handled it, -ENOENT when no
  * device covers [addr, addr+len) (reads are then filled with all-ones).

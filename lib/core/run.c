@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -91,8 +92,13 @@ static int prepare_boot(struct cvm_vm *vm)
 	struct cvm_errbuf err = { "" };
 	int rc;
 
-	rc = x86_setup_boot_params(&vm->mem, &vm->kernel, vm->cmdline, vm->initrd_addr,
-				   vm->initrd_size, &err);
+	char *cmdline = vm_full_cmdline(vm);
+
+	if (!cmdline)
+		return vm_error(vm, -ENOMEM, "out of memory");
+	rc = x86_setup_boot_params(&vm->mem, &vm->kernel, cmdline, vm->initrd_addr, vm->initrd_size,
+				   &err);
+	free(cmdline);
 	if (!rc)
 		rc = x86_setup_boot_tables(&vm->mem, &err);
 	if (!rc)
@@ -119,11 +125,14 @@ int cvm_vm_run(cvm_vm *vm, enum cvm_exit_reason *reason)
 	rc = vm_setup_legacy_devices(vm);
 	if (!rc)
 		rc = prepare_boot(vm);
+	if (!rc)
+		rc = vm_start_devices(vm);
 	if (!rc && !atomic_load(&vm->stop_requested))
 		rc = vcpus_start(vm);
 	if (!rc)
 		rc = vm_event_loop(vm);
 	vcpus_stop_and_join(vm);
+	vm_stop_devices(vm);
 	vm_destroy_legacy_devices(vm);
 	vm->state = VM_DONE;
 	if (rc)

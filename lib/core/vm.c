@@ -108,11 +108,6 @@ static int check_config(const cvm_vm_config *c, int max_vcpus, struct cvm_errbuf
 	if (c->vcpus > (unsigned int)max_vcpus)
 		return errf(err, -EINVAL, "%u vCPUs requested, KVM allows at most %d", c->vcpus,
 			    max_vcpus);
-	if (c->vcpus > CVM_MAX_VCPUS_SUPPORTED)
-		return errf(err, -ENOTSUP,
-			    "%u vCPUs requested: this libcvm runs one vCPU only "
-			    "(SMP is not implemented yet)",
-			    c->vcpus);
 	return 0;
 }
 
@@ -204,6 +199,7 @@ int cvm_vm_create(cvm_vm **out, const cvm_vm_config *ucfg)
 	}
 	vm->kvm_fd = vm->vm_fd = vm->stop_efd = vm->wake_efd = -1;
 	vm->mem.memfd = -1;
+	vm->root_disk = -1;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_mutex_init(&vm->irq_lock, NULL);
 	vm->log = (struct cvm_logger){ cfg.log_level, cfg.log_fn, cfg.log_opaque };
@@ -229,6 +225,9 @@ int cvm_vm_create(cvm_vm **out, const cvm_vm_config *ucfg)
 	if (rc)
 		goto fail;
 	rc = create_memory(vm, &err);
+	if (rc)
+		goto fail;
+	rc = vm_setup_pci(vm, &err);
 	if (rc)
 		goto fail;
 	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -344,6 +343,7 @@ void cvm_vm_destroy(cvm_vm *vm)
 	if (!vm)
 		return;
 	vm_destroy_legacy_devices(vm);
+	vm_destroy_devices(vm);
 	if (vm->vcpus) {
 		for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 			vcpu_destroy(&vm->vcpus[i]);

@@ -13,16 +13,20 @@
 
 #include "arch/x86_64/cpuid.h"
 #include "core/bus.h"
+#include "core/irq.h"
 #include "core/mem.h"
+#include "devices/pci.h"
 #include "loader/loader.h"
 #include "util/err.h"
 #include "util/log.h"
 
 #define CVM_NR_SERIAL 4
+#define CVM_MAX_DISKS 16
+/* The window for PCI memory BARs: the hole below 4 GiB, up to the IOAPIC. */
+#define CVM_PCI_MMIO_START 0xc0000000ULL
+#define CVM_PCI_MMIO_END 0xfec00000ULL
 #define CVM_MIN_MEM_MIB 16
 #define CVM_MAX_MEM_MIB (1024 * 1024)
-/* Until SMP lands (issue 3), one vCPU. */
-#define CVM_MAX_VCPUS_SUPPORTED 1
 #define CVM_ABSURD_VCPUS 4096
 
 struct cvm_vm;
@@ -72,6 +76,12 @@ struct cvm_vm {
 	struct i8042 *i8042;
 	pthread_mutex_t irq_lock;
 	uint32_t irq_sources[16]; /* per legacy IRQ line: bitmask of asserting devices */
+	struct irq_router router;
+	struct pci_bus pci;
+	struct blk_dev *disks[CVM_MAX_DISKS];
+	unsigned int nr_disks;
+	int root_disk; /* index in disks[], -1 when none */
+	bool pci_ready;
 
 	bool kernel_loaded;
 	struct kernel_image kernel;
@@ -113,6 +123,14 @@ int vcpu_create(struct cvm_vm *vm, struct vcpu *v, unsigned int id);
 void vcpu_destroy(struct vcpu *v);
 int vcpus_start(struct cvm_vm *vm);
 void vcpus_stop_and_join(struct cvm_vm *vm);
+
+/* PCI and virtio devices: the bus at creation, workers around the run. */
+int vm_setup_pci(struct cvm_vm *vm, struct cvm_errbuf *err);
+int vm_start_devices(struct cvm_vm *vm);
+void vm_stop_devices(struct cvm_vm *vm);
+void vm_destroy_devices(struct cvm_vm *vm);
+/* The command line as the kernel gets it: the user's, plus root= for a root disk. */
+char *vm_full_cmdline(struct cvm_vm *vm);
 
 /* The serial-input and stop loop run by cvm_vm_run()'s thread. */
 int vm_event_loop(struct cvm_vm *vm);

@@ -108,3 +108,22 @@ Test(bus, many_ranges_stay_sorted)
 	}
 	bus_destroy(&bus);
 }
+
+Test(bus, unregister_frees_the_range)
+{
+	struct cvm_bus bus;
+	struct rec a = { 0 }, b = { 0 };
+	uint8_t v;
+
+	bus_init(&bus);
+	cr_assert_eq(bus_register(&bus, 0xc0000000, 0x1000, &rec_ops, &a, "bar"), 0);
+	cr_assert_eq(bus_register(&bus, 0xc0002000, 0x1000, &rec_ops, &b, "bar2"), 0);
+	cr_assert_eq(bus_unregister(&bus, 0xc0000000, &b), -ENOENT, "wrong owner");
+	cr_assert_eq(bus_unregister(&bus, 0xc0000000, &a), 0);
+	cr_assert_eq(bus_read(&bus, 0xc0000010, &v, 1), -ENOENT);
+	cr_assert_eq(bus_read(&bus, 0xc0002010, &v, 1), 0, "the other range stays");
+	cr_assert_eq(bus_register(&bus, 0xc0000000, 0x2000, &rec_ops, &a, "moved"), 0);
+	cr_assert_eq(bus_read(&bus, 0xc0001000, &v, 1), 0);
+	cr_assert_eq(a.reads, 1);
+	bus_destroy(&bus);
+}

@@ -275,6 +275,27 @@ Test(opts, initrd)
 	FAILS("option -i/--initrd needs an argument", "run", "k", "--initrd");
 }
 
+/* Disks: -r, -d, --rwdisk, in order */
+
+Test(opts, disks)
+{
+	OK("run", "-d", "ro.img", "-r", "root.img", "--rwdisk", "rw.img", "--disk=ro2.img", "k");
+	cr_assert_eq(opts.ndisks, 4);
+	cr_assert_str_eq(opts.disks[0].path, "ro.img");
+	cr_assert(opts.disks[0].read_only && !opts.disks[0].root);
+	cr_assert_str_eq(opts.disks[1].path, "root.img");
+	cr_assert(!opts.disks[1].read_only && opts.disks[1].root);
+	cr_assert_str_eq(opts.disks[2].path, "rw.img");
+	cr_assert(!opts.disks[2].read_only && !opts.disks[2].root);
+	cr_assert(opts.disks[3].read_only);
+	FAILS("-r/--root: given twice", "run", "-r", "a", "--root", "b", "k");
+	FAILS("-d/--disk: empty path", "run", "-d", "", "k");
+	FAILS("option --rwdisk needs an argument", "run", "k", "--rwdisk");
+	FAILS("at most 16 disks", "run", "-d", "1", "-d", "2", "-d", "3", "-d", "4", "-d", "5",
+	      "-d", "6", "-d", "7", "-d", "8", "-d", "9", "-d", "10", "-d", "11", "-d", "12", "-d",
+	      "13", "-d", "14", "-d", "15", "-d", "16", "-d", "17", "k");
+}
+
 /* --cpuid-disable */
 
 Test(opts, cpuid_disable)
@@ -336,7 +357,7 @@ Test(opts, unknown_options)
 	FAILS("unknown option '-z'", "run", "-vz", "k");
 	FAILS("unknown or ambiguous option '--frobnicate'", "run", "--frobnicate", "k");
 	FAILS("unknown or ambiguous option '--cpu'", "run", "--cpu", "1", "k");
-	FAILS("unknown or ambiguous option '--disk=a'", "run", "k", "--disk=a");
+	FAILS("unknown or ambiguous option '--diskette=a'", "run", "k", "--diskette=a");
 }
 
 Test(opts, long_option_abbreviations)

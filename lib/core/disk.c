@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* PCI and virtio devices of a VM: the bus, disks, their worker threads. */
+#include "core/vm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "virtio/blk_dev.h"
+
+int vm_setup_pci(struct cvm_vm *vm, struct cvm_errbuf *err)
+{
+	int rc;
+
+	irq_router_init(&vm->router, vm->vm_fd);
+	pci_bus_init(&vm->pci, &vm->mmio, CVM_PCI_MMIO_START, CVM_PCI_MMIO_END);
+	rc = bus_register(&vm->pio, PCI_CONFIG_ADDR_PORT, 4, &pci_config_addr_ops, &vm->pci,
+			  "pci-addr");
+	if (!rc)
+		rc = bus_register(&vm->pio, PCI_CONFIG_DATA_PORT, 4, &pci_config_data_ops, &vm->pci,
+				  "pci-data");
+	vm->pci_ready = true;
+	if (rc)
+		return errf(err, rc, "cannot register the PCI configuration ports");
+	return 0;
+}
+
+int cvm_vm_add_disk(cvm_vm *vm, const cvm_blk_config *ucfg)
+{
+	cvm_blk_config c = CVM_BLK_CONFIG_INIT;
+	struct cvm_errbuf err = { "" };
+	struct blk_dev *b;
+	int rc;
+
+	if (!vm || !ucfg)
+		return -EINVAL;
+	if (ucfg->struct_size < offsetof(cvm_blk_config, flags) + sizeof(unsigned int) ||
+	    ucfg->struct_size > sizeof(c))
+		return vm_error(vm, -EINVAL, "bad cvm_blk_config.struct_size %zu",
+				ucfg->struct_size);
+	memcpy(&c, ucfg, ucfg->struct_size);
+	if (vm->state != VM_CREATED)
+		return vm_error(vm, -EBUSY, "the VM has already run");
+	if (!c.path)
+		return vm_error(vm, -EINVAL, "a disk needs a path");
+	if (c.flags & ~(unsigned int)(CVM_BLK_READ_ONLY | CVM_BLK_ROOT))
+		return vm_error(vm, -EINVAL, "%s: unknown disk flags 0x%x", c.path, c.flags);
+	if ((c.flags & CVM_BLK_ROOT) && vm->root_disk >= 0)
+		return vm_error(vm, -EEXIST, "%s: there is already a root disk", c.path);
+	if (vm->nr_disks == CVM_MAX_DISKS)
+		return vm_error(vm, -ENOSPC, "%s: at most %d disks", c.path, CVM_MAX_DISKS);
+
+	struct blk_disk_opts o = {
+		.read_only = c.flags & CVM_BLK_READ_ONLY,
+		.direct = c.direct,
+		.serial = c.serial,
+	};
+	unsigned int queues = c.num_queues ? c.num_queues : vm->nr_vcpus;
+
+	rc = blk_dev_create(&b, c.path, &o, vm->nr_disks, queues, &vm->mem, &vm->log, vm->vm_fd,
+			    &vm->router, &err);
+	if (rc)
+		return vm_error(vm, rc, "%s", err.msg);
+	rc = virtio_pci_plug(&b->vp, &vm->pci, &err);
+	if (rc) {
+		blk_dev_destroy(b);
+		return vm_error(vm, rc, "%s", err.msg);
+	}
+	if (c.flags & CVM_BLK_ROOT)
+		vm->root_disk = (int)vm->nr_disks;
+	vm->disks[vm->nr_disks++] = b;
+	log_debug(&vm->log, "%s: %s, %llu bytes%s", b->name, c.path,
+		  (unsigned long long)b->disk.size, b->disk.read_only ? ", read-only" : "");
+	return 0;
+}
+
+int cvm_vm_add_virtio_blk(cvm_vm *vm, const char *path, unsigned int flags)
+{
+	cvm_blk_config c = CVM_BLK_CONFIG_INIT;
+
+	c.path = path;
+	c.flags = flags;
+	return cvm_vm_add_disk(vm, &c);
+}
+
+char *vm_full_cmdline(struct cvm_vm *vm)
+{
+	char *s;
+	const char *base = vm->cmdline ? vm->cmdline : "";
+
+	if (vm->root_disk < 0)
+		return strdup(base);
+	if (asprintf(&s, "%s%sroot=/dev/vd%c", base, *base ? " " : "", 'a' + vm->root_disk) < 0)
+		return NULL;
+	return s;
+}
+
+int vm_start_devices(struct cvm_vm *vm)
+{
+	struct cvm_errbuf err = { "" };
+
+	for (unsigned int i = 0; i < vm->nr_disks; i++) {
+		int rc = virtio_pci_start(&vm->disks[i]->vp, &err);
+
+		if (rc)
+			return vm_error(vm, rc, "%s", err.msg);
+	}
+	return 0;
+}
+
+void vm_stop_devices(struct cvm_vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_disks; i++)
+		virtio_pci_stop(&vm->disks[i]->vp);
+}
+
+void vm_destroy_devices(struct cvm_vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nr_disks; i++)
+		blk_dev_destroy(vm->disks[i]);
+	vm->nr_disks = 0;
+	if (vm->pci_ready) {
+		pci_bus_destroy(&vm->pci);
+		irq_router_destroy(&vm->router);
+		vm->pci_ready = false;
+	}
+}

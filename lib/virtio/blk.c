@@ -1,0 +1,570 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* virtio-blk: disk images and the request engine (see blk.h). */
+#include "virtio/blk.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define BLK_HDR_SIZE ((uint64_t)sizeof(struct virtio_blk_outhdr))
+#define BLK_DWZ_SIZE ((uint64_t)sizeof(struct virtio_blk_discard_write_zeroes))
+#define BLK_BOUNCE_MAX (1u << 20) /* bounce / zero buffer size */
+#define BLK_BOUNCE_ALIGN 4096u
+
+/* ---- the chain as two byte streams ---- */
+
+/* The readable (or writable) buffers of a chain: bufs[first, end). */
+struct span {
+	const struct vq_chain *c;
+	unsigned int first, end;
+	uint64_t len;
+};
+
+/*
+ * Splits @c into its readable and writable streams, recomputing their
+ * lengths from the buffers. False when the chain itself is inconsistent.
+ */
+static bool chain_spans(const struct vq_chain *c, struct span *rd, struct span *wr)
+{
+	if (c->nr > VQ_MAX_BUFS || c->nr_out > c->nr)
+		return false;
+	*rd = (struct span){ .c = c, .first = 0, .end = c->nr_out };
+	*wr = (struct span){ .c = c, .first = c->nr_out, .end = c->nr };
+	for (unsigned int i = 0; i < c->nr; i++) {
+		if (c->bufs[i].len && !c->bufs[i].host)
+			return false;
+		if (i < c->nr_out)
+			rd->len += c->bufs[i].len;
+		else
+			wr->len += c->bufs[i].len;
+	}
+	return true;
+}
+
+/* Copies between @buf and the stream @s from @off; returns the bytes copied. */
+static uint64_t span_copy(const struct span *s, uint64_t off, void *buf, uint64_t len, bool to_s)
+{
+	uint64_t done = 0;
+
+	for (unsigned int i = s->first; i < s->end && done < len; i++) {
+		const struct vq_buf *b = &s->c->bufs[i];
+		uint64_t n;
+
+		if (off >= b->len) {
+			off -= b->len;
+			continue;
+		}
+		n = b->len - off;
+		if (n > len - done)
+			n = len - done;
+		if (to_s)
+			memcpy(b->host + off, (const uint8_t *)buf + done, n);
+		else
+			memcpy((uint8_t *)buf + done, b->host + off, n);
+		done += n;
+		off = 0;
+	}
+	return done;
+}
+
+/* iovecs for bytes [off, off + len) of @s; returns how many (<= VQ_MAX_BUFS). */
+static int span_iov(const struct span *s, uint64_t off, uint64_t len, struct iovec *iov)
+{
+	int n = 0;
+
+	for (unsigned int i = s->first; i < s->end && len; i++) {
+		const struct vq_buf *b = &s->c->bufs[i];
+		uint64_t take;
+
+		if (off >= b->len) {
+			off -= b->len;
+			continue;
+		}
+		take = b->len - off;
+		if (take > len)
+			take = len;
+		iov[n++] = (struct iovec){ .iov_base = b->host + off, .iov_len = take };
+		len -= take;
+		off = 0;
+	}
+	return n;
+}
+
+/* ---- host I/O ---- */
+
+/* Drops @n bytes from the front of *@iov / *@cnt. */
+static void iov_advance(struct iovec **iov, int *cnt, size_t n)
+{
+	while (*cnt && n >= (*iov)->iov_len) {
+		n -= (*iov)->iov_len;
+		(*iov)++;
+		(*cnt)--;
+	}
+	if (*cnt) {
+		(*iov)->iov_base = (uint8_t *)(*iov)->iov_base + n;
+		(*iov)->iov_len -= n;
+	}
+}
+
+/*
+ * Reads or writes the whole of *@iov at @off, looping over short transfers
+ * and EINTR. Advances *@iov / *@cnt past what moved and adds that to *@done.
+ * Returns 0, -EIO at end of file, or -errno.
+ */
+static int rw_loop(int fd, struct iovec **iov, int *cnt, uint64_t off, bool wr, uint64_t *done)
+{
+	iov_advance(iov, cnt, 0);
+	while (*cnt) {
+		ssize_t r;
+
+		if (wr)
+			r = pwritev(fd, *iov, *cnt, (off_t)off);
+		else
+			r = preadv(fd, *iov, *cnt, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -EIO;
+		off += (uint64_t)r;
+		*done += (uint64_t)r;
+		iov_advance(iov, cnt, (size_t)r);
+	}
+	return 0;
+}
+
+static void *bounce_alloc(const struct blk_disk *d, uint64_t len, size_t *sz)
+{
+	size_t align = d->dio_mem_align > BLK_BOUNCE_ALIGN ? d->dio_mem_align : BLK_BOUNCE_ALIGN;
+	void *p;
+
+	*sz = len < BLK_BOUNCE_MAX ? (size_t)len : BLK_BOUNCE_MAX;
+	if (posix_memalign(&p, align, *sz))
+		return NULL;
+	return p;
+}
+
+/* Copies between a flat buffer and bytes [pos, pos + len) of @iov. */
+static void iov_flat(const struct iovec *iov, int cnt, size_t pos, uint8_t *buf, size_t len,
+		     bool to_iov)
+{
+	for (int i = 0; i < cnt && len; i++) {
+		size_t n;
+
+		if (pos >= iov[i].iov_len) {
+			pos -= iov[i].iov_len;
+			continue;
+		}
+		n = iov[i].iov_len - pos;
+		if (n > len)
+			n = len;
+		if (to_iov)
+			memcpy((uint8_t *)iov[i].iov_base + pos, buf, n);
+		else
+			memcpy(buf, (uint8_t *)iov[i].iov_base + pos, n);
+		buf += n;
+		len -= n;
+		pos = 0;
+	}
+}
+
+/* O_DIRECT with guest buffers it cannot take: go through an aligned buffer. */
+static int rw_bounce(const struct blk_disk *d, const struct iovec *iov, int cnt, uint64_t off,
+		     uint64_t len, bool wr, uint64_t *done)
+{
+	size_t sz;
+	uint8_t *buf = bounce_alloc(d, len, &sz);
+	uint64_t pos = 0;
+	int rc = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (pos < len && !rc) {
+		size_t n = len - pos < sz ? (size_t)(len - pos) : sz;
+		struct iovec one = { .iov_base = buf, .iov_len = n }, *p = &one;
+		uint64_t moved = 0;
+		int c1 = 1;
+
+		if (wr)
+			iov_flat(iov, cnt, pos, buf, n, false);
+		rc = rw_loop(d->fd, &p, &c1, off + pos, wr, &moved);
+		if (!wr)
+			iov_flat(iov, cnt, pos, buf, moved, true);
+		pos += moved;
+		*done += moved;
+	}
+	free(buf);
+	return rc;
+}
+
+/* O_DIRECT wants each buffer aligned and each length a whole sector. */
+static bool iov_aligned(const struct iovec *iov, int cnt, uint32_t align)
+{
+	for (int i = 0; i < cnt; i++)
+		if (((uintptr_t)iov[i].iov_base & (align - 1)) ||
+		    (iov[i].iov_len & (BLK_SECTOR_SIZE - 1)))
+			return false;
+	return true;
+}
+
+/* Moves @len bytes between the disk at @off and @iov; *@done: bytes moved. */
+static int disk_rw(const struct blk_disk *d, struct iovec *iov, int cnt, uint64_t off, uint64_t len,
+		   bool wr, uint64_t *done)
+{
+	int rc;
+
+	*done = 0;
+	if (d->direct && !iov_aligned(iov, cnt, d->dio_mem_align))
+		return rw_bounce(d, iov, cnt, off, len, wr, done);
+	rc = rw_loop(d->fd, &iov, &cnt, off, wr, done);
+	if (rc == -EINVAL && d->direct) /* finish what O_DIRECT refused */
+		rc = rw_bounce(d, iov, cnt, off + *done, len - *done, wr, done);
+	return rc;
+}
+
+static int write_zeroes_by_hand(const struct blk_disk *d, uint64_t off, uint64_t len)
+{
+	size_t sz;
+	uint8_t *buf = bounce_alloc(d, len, &sz);
+	uint64_t pos = 0;
+	int rc = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	memset(buf, 0, sz);
+	while (pos < len && !rc) {
+		size_t n = len - pos < sz ? (size_t)(len - pos) : sz;
+		struct iovec one = { .iov_base = buf, .iov_len = n }, *p = &one;
+		int c1 = 1;
+
+		rc = rw_loop(d->fd, &p, &c1, off + pos, true, &pos);
+	}
+	free(buf);
+	return rc;
+}
+
+static int falloc(int fd, int mode, uint64_t off, uint64_t len)
+{
+	while (fallocate(fd, mode, (off_t)off, (off_t)len)) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+/* ---- requests ---- */
+
+/* [sector * 512, + len) lies within the disk: sets *@off. */
+static bool range_ok(const struct blk_disk *d, uint64_t sector, uint64_t len, uint64_t *off)
+{
+	if (sector > UINT64_MAX / BLK_SECTOR_SIZE)
+		return false;
+	*off = sector * BLK_SECTOR_SIZE;
+	return len <= d->size && *off <= d->size - len;
+}
+
+static uint8_t do_rw(const struct blk_disk *d, const struct span *s, uint64_t start, uint64_t len,
+		     uint64_t sector, bool wr, uint64_t *done)
+{
+	struct iovec iov[VQ_MAX_BUFS];
+	uint64_t off;
+	int cnt;
+
+	if (wr && d->read_only)
+		return VIRTIO_BLK_S_IOERR;
+	if (len % BLK_SECTOR_SIZE || len > BLK_MAX_DATA || !range_ok(d, sector, len, &off))
+		return VIRTIO_BLK_S_IOERR;
+	if (!len)
+		return VIRTIO_BLK_S_OK;
+	cnt = span_iov(s, start, len, iov);
+	return disk_rw(d, iov, cnt, off, len, wr, done) ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+}
+
+static uint8_t do_flush(const struct blk_disk *d)
+{
+	if (d->read_only)
+		return VIRTIO_BLK_S_OK;
+	while (fdatasync(d->fd)) {
+		if (errno != EINTR)
+			return VIRTIO_BLK_S_IOERR;
+	}
+	return VIRTIO_BLK_S_OK;
+}
+
+/* DISCARD and WRITE_ZEROES: the segment(s) follow the header. */
+static uint8_t do_dwz(const struct blk_disk *d, const struct span *rd, bool zero)
+{
+	struct virtio_blk_discard_write_zeroes seg;
+	uint64_t len = rd->len - BLK_HDR_SIZE, off, sectors;
+	uint32_t flags, known = zero ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0;
+	int rc;
+
+	if (!len || len % BLK_DWZ_SIZE)
+		return VIRTIO_BLK_S_IOERR;
+	if (len / BLK_DWZ_SIZE > BLK_MAX_DWZ_SEG)
+		return VIRTIO_BLK_S_UNSUPP;
+	span_copy(rd, BLK_HDR_SIZE, &seg, sizeof(seg), false);
+	flags = le32toh(seg.flags);
+	if (flags & ~known)
+		return VIRTIO_BLK_S_UNSUPP;
+	if (d->read_only)
+		return VIRTIO_BLK_S_IOERR;
+	sectors = le32toh(seg.num_sectors);
+	if (sectors > (zero ? BLK_MAX_WRITE_ZEROES_SECTORS : BLK_MAX_DISCARD_SECTORS) ||
+	    !range_ok(d, le64toh(seg.sector), sectors * BLK_SECTOR_SIZE, &off))
+		return VIRTIO_BLK_S_IOERR;
+	if (!sectors)
+		return VIRTIO_BLK_S_OK;
+	len = sectors * BLK_SECTOR_SIZE;
+	if (!zero) {
+		/* A hint: where holes cannot be punched, the data just stays. */
+		rc = falloc(d->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
+		return rc && rc != -EOPNOTSUPP ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+	}
+	rc = -EOPNOTSUPP;
+	if (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
+		rc = falloc(d->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
+	if (rc == -EOPNOTSUPP)
+		rc = falloc(d->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, off, len);
+	if (rc == -EOPNOTSUPP)
+		rc = write_zeroes_by_hand(d, off, len);
+	return rc ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+}
+
+uint8_t blk_handle(struct blk_disk *d, const struct vq_chain *c, uint32_t *written)
+{
+	struct virtio_blk_outhdr h;
+	struct span rd, wr;
+	uint64_t done = 0, n;
+	uint8_t st;
+
+	*written = 0;
+	if (!chain_spans(c, &rd, &wr) || !wr.len)
+		return VIRTIO_BLK_S_IOERR;
+	if (span_copy(&rd, 0, &h, sizeof(h), false) != sizeof(h)) {
+		st = VIRTIO_BLK_S_IOERR;
+		goto out;
+	}
+	switch (le32toh(h.type)) {
+	case VIRTIO_BLK_T_IN:
+		st = do_rw(d, &wr, 0, wr.len - 1, le64toh(h.sector), false, &done);
+		break;
+	case VIRTIO_BLK_T_OUT:
+		st = do_rw(d, &rd, BLK_HDR_SIZE, rd.len - BLK_HDR_SIZE, le64toh(h.sector), true,
+			   &done);
+		done = 0; /* the device wrote no data into the chain */
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		st = do_flush(d);
+		break;
+	case VIRTIO_BLK_T_GET_ID:
+		n = wr.len - 1 < sizeof(d->id) ? wr.len - 1 : sizeof(d->id);
+		done = span_copy(&wr, 0, d->id, n, true);
+		st = VIRTIO_BLK_S_OK;
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		st = do_dwz(d, &rd, le32toh(h.type) == VIRTIO_BLK_T_WRITE_ZEROES);
+		break;
+	default:
+		st = VIRTIO_BLK_S_UNSUPP;
+		break;
+	}
+out:
+	span_copy(&wr, wr.len - 1, &st, 1, true);
+	*written = (uint32_t)done + 1; /* done <= BLK_MAX_DATA */
+	return st;
+}
+
+/* ---- features and configuration ---- */
+
+uint64_t blk_features(const struct blk_disk *d, unsigned int num_queues)
+{
+	uint64_t f = 1ull << VIRTIO_BLK_F_SIZE_MAX | 1ull << VIRTIO_BLK_F_SEG_MAX |
+		     1ull << VIRTIO_BLK_F_BLK_SIZE | 1ull << VIRTIO_BLK_F_FLUSH;
+
+	if (num_queues > 1)
+		f |= 1ull << VIRTIO_BLK_F_MQ;
+	if (d->read_only)
+		f |= 1ull << VIRTIO_BLK_F_RO;
+	else
+		f |= 1ull << VIRTIO_BLK_F_DISCARD | 1ull << VIRTIO_BLK_F_WRITE_ZEROES;
+	return f;
+}
+
+void blk_config(const struct blk_disk *d, unsigned int num_queues, struct virtio_blk_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->capacity = htole64(d->size / BLK_SECTOR_SIZE);
+	cfg->size_max = htole32(BLK_SIZE_MAX);
+	cfg->seg_max = htole32(BLK_SEG_MAX);
+	cfg->blk_size = htole32(BLK_SECTOR_SIZE);
+	cfg->num_queues = htole16(num_queues < 1 ? 1 : num_queues > 0xffff ? 0xffff : num_queues);
+	cfg->max_discard_sectors = htole32(BLK_MAX_DISCARD_SECTORS);
+	cfg->max_discard_seg = htole32(BLK_MAX_DWZ_SEG);
+	cfg->discard_sector_alignment = htole32(BLK_DISCARD_ALIGN_SECTORS);
+	cfg->max_write_zeroes_sectors = htole32(BLK_MAX_WRITE_ZEROES_SECTORS);
+	cfg->max_write_zeroes_seg = htole32(BLK_MAX_DWZ_SEG);
+	cfg->write_zeroes_may_unmap = 1;
+}
+
+/* ---- opening ---- */
+
+static int open_error(const char *path, bool ro, bool direct, int e, struct cvm_errbuf *err)
+{
+	switch (e) {
+	case ENOENT:
+		return errf(err, -e, "disk image %s does not exist", path);
+	case EISDIR:
+		return errf(err, -e, "disk image %s is a directory", path);
+	case EACCES:
+	case EPERM:
+	case EROFS:
+		if (!ro)
+			return errf(err, -e, "cannot open disk image %s for writing: %s", path,
+				    strerror(e));
+		break;
+	case EINVAL:
+		if (direct)
+			return errf(err, -e,
+				    "disk image %s: its file system does not support "
+				    "O_DIRECT (direct I/O)",
+				    path);
+		break;
+	}
+	return errf(err, -e, "cannot open disk image %s: %s", path, strerror(e));
+}
+
+/* O_DIRECT: learn the buffer alignment; refuse offsets coarser than 512. */
+static int direct_setup(struct blk_disk *d, const char *path, struct cvm_errbuf *err)
+{
+	uint32_t mem = BLK_SECTOR_SIZE, offa = BLK_SECTOR_SIZE;
+#ifdef STATX_DIOALIGN
+	struct statx sx;
+
+	if (!statx(d->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) &&
+	    (sx.stx_mask & STATX_DIOALIGN)) {
+		if (!sx.stx_dio_offset_align)
+			return errf(err, -EINVAL,
+				    "disk image %s: its file system does not "
+				    "support O_DIRECT (direct I/O)",
+				    path);
+		mem = sx.stx_dio_mem_align;
+		offa = sx.stx_dio_offset_align;
+	} else
+#endif
+		if (d->is_blkdev) {
+		int ss = 0;
+
+		if (!ioctl(d->fd, BLKSSZGET, &ss) && ss > 0)
+			mem = offa = (uint32_t)ss;
+	}
+	if (offa > BLK_SECTOR_SIZE)
+		return errf(err, -EINVAL,
+			    "disk image %s: direct I/O needs %u-byte alignment, "
+			    "more than the 512-byte sectors of virtio-blk",
+			    path, offa);
+	d->dio_mem_align = mem && !(mem & (mem - 1)) ? mem : BLK_SECTOR_SIZE;
+	return 0;
+}
+
+static int disk_setup(struct blk_disk *d, const char *path, const struct blk_disk_opts *o,
+		      struct cvm_errbuf *err)
+{
+	struct stat st;
+	int fl;
+
+	if (fstat(d->fd, &st))
+		return errf(err, -errno, "cannot stat disk image %s: %s", path, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return errf(err, -EISDIR, "disk image %s is a directory", path);
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return errf(err, -EINVAL, "disk image %s is not a regular file or a block device",
+			    path);
+	d->is_blkdev = S_ISBLK(st.st_mode);
+	fl = fcntl(d->fd, F_GETFL);
+	if (fl < 0 || fcntl(d->fd, F_SETFL, fl & ~O_NONBLOCK))
+		return errf(err, -errno, "disk image %s: fcntl: %s", path, strerror(errno));
+	if (flock(d->fd, (d->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB)) {
+		if (errno == EWOULDBLOCK)
+			return errf(err, -EBUSY, "disk image %s is in use by another VM (locked)",
+				    path);
+		return errf(err, -errno, "cannot lock disk image %s: %s", path, strerror(errno));
+	}
+	if (d->is_blkdev) {
+		if (ioctl(d->fd, BLKGETSIZE64, &d->size))
+			return errf(err, -errno, "disk image %s: BLKGETSIZE64: %s", path,
+				    strerror(errno));
+	} else {
+		d->size = (uint64_t)st.st_size;
+	}
+	if (!d->size)
+		return errf(err, -EINVAL, "disk image %s is empty (0 bytes)", path);
+	if (d->size % BLK_SECTOR_SIZE)
+		return errf(err, -EINVAL, "disk image %s: %llu bytes is not a multiple of 512",
+			    path, (unsigned long long)d->size);
+	if (d->direct) {
+		int rc = direct_setup(d, path, err);
+
+		if (rc)
+			return rc;
+	}
+	if (o->serial) {
+		memcpy(d->id, o->serial, strlen(o->serial));
+	} else {
+		char id[48];
+		int n = snprintf(id, sizeof(id), "%llx-%llx", (unsigned long long)st.st_dev,
+				 (unsigned long long)st.st_ino);
+
+		memcpy(d->id, id, (size_t)n < sizeof(d->id) ? (size_t)n : sizeof(d->id));
+	}
+	return 0;
+}
+
+int blk_disk_open(struct blk_disk *d, const char *path, const struct blk_disk_opts *o,
+		  struct cvm_errbuf *err)
+{
+	const struct blk_disk_opts none = { 0 };
+	int flags, rc;
+
+	memset(d, 0, sizeof(*d));
+	d->fd = -1;
+	if (!o)
+		o = &none;
+	if (!path || !*path)
+		return errf(err, -EINVAL, "no disk image path given");
+	if (o->serial && strlen(o->serial) > VIRTIO_BLK_ID_BYTES)
+		return errf(err, -EINVAL, "disk image %s: serial \"%s\" is longer than %d bytes",
+			    path, o->serial, VIRTIO_BLK_ID_BYTES);
+	d->read_only = o->read_only;
+	d->direct = o->direct;
+	/* O_NONBLOCK: opening a FIFO must not hang; cleared once it is known
+	 * to be a file or a block device. */
+	flags = (o->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+	if (o->direct)
+		flags |= O_DIRECT;
+	d->fd = open(path, flags);
+	if (d->fd < 0)
+		return open_error(path, o->read_only, o->direct, errno, err);
+	rc = disk_setup(d, path, o, err);
+	if (rc)
+		blk_disk_close(d);
+	return rc;
+}
+
+void blk_disk_close(struct blk_disk *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+}

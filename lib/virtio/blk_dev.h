@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* A virtio-blk device: the request engine (blk.c) served over virtio-pci. */
+#ifndef CVM_VIRTIO_BLK_DEV_H
+#define CVM_VIRTIO_BLK_DEV_H
+
+#include <linux/virtio_blk.h>
+
+#include "virtio/blk.h"
+#include "virtio/virtio_pci.h"
+
+struct blk_dev {
+	struct blk_disk disk;
+	struct virtio_pci vp;
+	struct virtio_blk_config config;
+	unsigned int nr_queues;
+	bool root;
+	char name[48];
+	struct vq_chain chain; /* the worker's scratch chain */
+};
+
+/*
+ * blk_dev_create() - open @path and build its virtio-pci function (not yet
+ * on a bus). @index names it vd<a + index> in messages.
+ */
+int blk_dev_create(struct blk_dev **out, const char *path, const struct blk_disk_opts *o,
+		   unsigned int index, unsigned int nr_queues, const struct guest_mem *mem,
+		   const struct cvm_logger *log, int vm_fd, struct irq_router *router,
+		   struct cvm_errbuf *err);
+void blk_dev_destroy(struct blk_dev *b);
+
+#endif

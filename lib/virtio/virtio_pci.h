@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The virtio 1.x PCI transport ("modern" only, virtio 1.x section 4.1):
+ * a PCI function 1af4:(1040 + device id) whose BAR 0 (64-bit) holds the
+ * common configuration, ISR, device configuration and notification areas
+ * and the MSI-X table, each described by a vendor capability.
+ *
+ * Queue notifications arrive on ioeventfds that KVM signals directly, and
+ * are served by the device's own worker thread: a vCPU thread never runs
+ * queue processing. Interrupts go out through MSI-X irqfds.
+ *
+ * A device implementation supplies struct virtio_dev_ops; every callback
+ * except config_read/config_write runs on the worker thread, with the
+ * transport lock held, so a callback never races with a reset.
+ */
+#ifndef CVM_VIRTIO_VIRTIO_PCI_H
+#define CVM_VIRTIO_VIRTIO_PCI_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/bus.h"
+#include "core/irq.h"
+#include "core/mem.h"
+#include "devices/msix.h"
+#include "devices/pci.h"
+#include "util/log.h"
+#include "virtio/virtqueue.h"
+
+#define VIRTIO_PCI_MAX_QUEUES 16
+#define VIRTIO_PCI_QUEUE_MAX_SIZE 256
+
+/* Layout of BAR 0. */
+#define VP_COMMON_OFF 0x0000
+#define VP_COMMON_LEN 0x0040
+#define VP_ISR_OFF 0x1000
+#define VP_DEVICE_OFF 0x2000
+#define VP_DEVICE_LEN 0x1000
+#define VP_NOTIFY_OFF 0x3000
+#define VP_NOTIFY_MULT 4
+#define VP_MSIX_TABLE_OFF 0x4000
+#define VP_MSIX_PBA_OFF 0x5000
+#define VP_BAR_SIZE 0x8000
+
+struct virtio_pci;
+
+struct virtio_dev_ops {
+	/* Device configuration space (offsets are checked against config_len). */
+	void (*config_read)(void *opaque, uint32_t off, uint8_t *data, uint32_t len);
+	void (*config_write)(void *opaque, uint32_t off, const uint8_t *data, uint32_t len);
+	/* The driver set DRIVER_OK with these features; queues are ready. */
+	void (*activate)(void *opaque, uint64_t features);
+	/*
+	 * Queue @q was kicked (or may have work). Process it; return 0, or a
+	 * negative errno when the guest broke the queue (the device is then
+	 * marked DEVICE_NEEDS_RESET).
+	 */
+	int (*queue_notify)(void *opaque, struct virtio_pci *vp, unsigned int q);
+	/* The driver reset the device: forget negotiated state. */
+	void (*reset)(void *opaque);
+	/* The VM stops: flush what must be flushed. */
+	void (*shutdown)(void *opaque);
+};
+
+struct virtio_pci_config {
+	const char *name;	 /* for messages: "virtio-blk vda" */
+	uint16_t device_id;	 /* virtio device type: 2 for block */
+	uint32_t pci_class;	 /* class code << 8 */
+	uint64_t features;	 /* device features, without the transport's */
+	uint32_t config_len;	 /* bytes of device configuration */
+	unsigned int nr_queues;	 /* 1..VIRTIO_PCI_MAX_QUEUES */
+	uint16_t queue_max_size; /* power of two <= VIRTIO_PCI_QUEUE_MAX_SIZE */
+	const struct virtio_dev_ops *ops;
+	void *opaque;
+};
+
+struct vp_queue {
+	uint16_t size, msix_vector, enable;
+	uint64_t desc, driver, device;
+	struct virtq vq;    /* set up at DRIVER_OK */
+	int kick_efd;	    /* ioeventfd */
+	uint64_t kick_addr; /* where it is registered, 0 if not */
+};
+
+struct virtio_pci {
+	struct virtio_pci_config cfg;
+	const struct guest_mem *mem;
+	const struct cvm_logger *log;
+	int vm_fd;
+	struct pci_dev pci;
+	struct msix msix;
+	pthread_mutex_t lock;
+	uint64_t dev_features, drv_features;
+	uint32_t dev_feat_sel, drv_feat_sel;
+	uint16_t msix_config, queue_sel;
+	uint8_t status, isr, config_gen;
+	bool live; /* DRIVER_OK and not broken */
+	struct vp_queue q[VIRTIO_PCI_MAX_QUEUES];
+	int ep_fd, stop_efd;
+	pthread_t worker;
+	bool worker_started;
+	bool inited; /* virtio_pci_init() ran: the fds below are valid or -1 */
+};
+
+/*
+ * virtio_pci_init() - build the PCI function and its queues' eventfds.
+ * Add it to the bus with virtio_pci_plug() once the VM's buses exist.
+ */
+int virtio_pci_init(struct virtio_pci *vp, const struct virtio_pci_config *c,
+		    const struct guest_mem *mem, const struct cvm_logger *log, int vm_fd,
+		    struct irq_router *router, struct cvm_errbuf *err);
+int virtio_pci_plug(struct virtio_pci *vp, struct pci_bus *bus, struct cvm_errbuf *err);
+/* Start and stop the worker thread (before the vCPUs run / after they stopped). */
+int virtio_pci_start(struct virtio_pci *vp, struct cvm_errbuf *err);
+void virtio_pci_stop(struct virtio_pci *vp);
+void virtio_pci_destroy(struct virtio_pci *vp);
+
+/* For device code on the worker thread: queue @q's ring, NULL if not live. */
+struct virtq *virtio_pci_queue(struct virtio_pci *vp, unsigned int q);
+/* After pushing used buffers: interrupt the guest if the ring asks for it. */
+void virtio_pci_queue_done(struct virtio_pci *vp, unsigned int q);
+
+/* The negotiated features (valid once live). */
+uint64_t virtio_pci_features(const struct virtio_pci *vp);
+
+#endif
