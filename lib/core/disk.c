@@ -9,6 +9,16 @@
 
 #include "virtio/blk_dev.h"
 
+/* PCI INTx lines: IRQs no legacy device uses, shared round-robin. */
+static const uint8_t pci_intx_lines[4] = { 10, 11, 5, 9 };
+
+static void pci_set_intx(void *ctx, int level)
+{
+	struct pci_intx *x = ctx;
+
+	vm_set_irq(x->vm, x->line, x->source, level);
+}
+
 int vm_setup_pci(struct cvm_vm *vm, struct cvm_errbuf *err)
 {
 	int rc;
@@ -58,8 +68,23 @@ int cvm_vm_add_disk(cvm_vm *vm, const cvm_blk_config *ucfg)
 	};
 	unsigned int queues = c.num_queues ? c.num_queues : vm->nr_vcpus;
 
-	rc = blk_dev_create(&b, c.path, &o, vm->nr_disks, queues, &vm->mem, &vm->log, vm->vm_fd,
-			    &vm->router, &err);
+	struct pci_intx *intx = &vm->intx[vm->nr_disks];
+
+	*intx = (struct pci_intx){ .vm = vm,
+				   .line = pci_intx_lines[vm->nr_disks % 4],
+				   .source = IRQ_SRC_PCI(vm->nr_disks) };
+
+	struct virtio_env env = {
+		.mem = &vm->mem,
+		.log = &vm->log,
+		.vm_fd = vm->vm_fd,
+		.router = &vm->router,
+		.set_intx = pci_set_intx,
+		.intx_ctx = intx,
+		.intx_line = intx->line,
+	};
+
+	rc = blk_dev_create(&b, c.path, &o, vm->nr_disks, queues, &env, &err);
 	if (rc)
 		return vm_error(vm, rc, "%s", err.msg);
 	rc = virtio_pci_plug(&b->vp, &vm->pci, &err);

@@ -56,6 +56,15 @@ struct serial_port {
 	unsigned int pending_len;
 };
 
+/* IRQ sources (bit numbers in irq_sources[]): COM ports 0-3, PCI devices from 8. */
+#define IRQ_SRC_PCI(i) (8 + (i))
+
+struct pci_intx {
+	struct cvm_vm *vm;
+	uint8_t line;
+	uint8_t source;
+};
+
 struct cvm_vm {
 	struct cvm_logger log;
 	uint32_t mem_mib;
@@ -79,6 +88,7 @@ struct cvm_vm {
 	struct irq_router router;
 	struct pci_bus pci;
 	struct blk_dev *disks[CVM_MAX_DISKS];
+	struct pci_intx intx[CVM_MAX_DISKS];
 	unsigned int nr_disks;
 	int root_disk; /* index in disks[], -1 when none */
 	bool pci_ready;

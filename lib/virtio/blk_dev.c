@@ -23,6 +23,7 @@ static int blk_queue_notify(void *opaque, struct virtio_pci *vp, unsigned int qi
 	struct blk_dev *b = opaque;
 	struct virtq *q = virtio_pci_queue(vp, qi);
 	struct cvm_errbuf err;
+	unsigned int done = 0;
 	int rc;
 
 	if (!q)
@@ -35,6 +36,7 @@ static int blk_queue_notify(void *opaque, struct virtio_pci *vp, unsigned int qi
 			blk_handle(&b->disk, &b->chain, &written);
 			if (vq_push(q, b->chain.head, written))
 				return -EPROTO;
+			done++;
 		}
 		if (rc < 0) {
 			log_warn(vp->log, "%s: queue %u: %s", b->name, qi, err.msg);
@@ -44,7 +46,9 @@ static int blk_queue_notify(void *opaque, struct virtio_pci *vp, unsigned int qi
 		if (!vq_has_work(q))
 			break;
 	}
-	virtio_pci_queue_done(vp, qi);
+	/* No used buffer, no interrupt (a kick can find the ring empty). */
+	if (done)
+		virtio_pci_queue_done(vp, qi);
 	return 0;
 }
 
@@ -64,8 +68,7 @@ static const struct virtio_dev_ops blk_ops = {
 };
 
 int blk_dev_create(struct blk_dev **out, const char *path, const struct blk_disk_opts *o,
-		   unsigned int index, unsigned int nr_queues, const struct guest_mem *mem,
-		   const struct cvm_logger *log, int vm_fd, struct irq_router *router,
+		   unsigned int index, unsigned int nr_queues, const struct virtio_env *env,
 		   struct cvm_errbuf *err)
 {
 	struct blk_dev *b = calloc(1, sizeof(*b));
@@ -98,7 +101,7 @@ int blk_dev_create(struct blk_dev **out, const char *path, const struct blk_disk
 		.opaque = b,
 	};
 
-	rc = virtio_pci_init(&b->vp, &c, mem, log, vm_fd, router, err);
+	rc = virtio_pci_init(&b->vp, &c, env, err);
 	if (rc)
 		goto fail;
 	*out = b;

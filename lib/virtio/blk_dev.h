@@ -23,8 +23,7 @@ struct blk_dev {
  * on a bus). @index names it vd<a + index> in messages.
  */
 int blk_dev_create(struct blk_dev **out, const char *path, const struct blk_disk_opts *o,
-		   unsigned int index, unsigned int nr_queues, const struct guest_mem *mem,
-		   const struct cvm_logger *log, int vm_fd, struct irq_router *router,
+		   unsigned int index, unsigned int nr_queues, const struct virtio_env *env,
 		   struct cvm_errbuf *err);
 void blk_dev_destroy(struct blk_dev *b);
 

@@ -41,14 +41,29 @@ static void add_vendor_cap(struct pci_dev *d, uint8_t type, uint32_t off, uint32
 		pci_cfg_set(d, c + 16, 4, extra);
 }
 
+#define PCI_COMMAND_INTX_DISABLE 0x400
+
+/* INTx follows the ISR while MSI-X is off, unless the guest disabled INTx. */
+static void vp_update_intx(struct virtio_pci *vp)
+{
+	bool off = pci_cfg_read(&vp->pci, 0x04, 2) & PCI_COMMAND_INTX_DISABLE;
+
+	if (vp->env.set_intx)
+		vp->env.set_intx(vp->env.intx_ctx, vp->isr && !off && !msix_enabled(&vp->msix));
+}
+
 /* Interrupt the guest for queue @q (vector from the queue) or the config (q < 0). */
 static void vp_interrupt(struct virtio_pci *vp, int q)
 {
 	uint16_t vec = q < 0 ? vp->msix_config : vp->q[q].msix_vector;
 
 	vp->isr |= q < 0 ? VIRTIO_PCI_ISR_CONFIG : 1;
-	if (vec != VIRTIO_MSI_NO_VECTOR)
-		msix_notify(&vp->msix, vec);
+	if (msix_enabled(&vp->msix)) {
+		if (vec != VIRTIO_MSI_NO_VECTOR)
+			msix_notify(&vp->msix, vec);
+		return;
+	}
+	vp_update_intx(vp);
 }
 
 /* The guest broke the device: stop using it until it resets (the lock is held). */
@@ -68,6 +83,7 @@ static void vp_reset(struct virtio_pci *vp)
 	vp->live = false;
 	vp->status = 0;
 	vp->isr = 0;
+	vp_update_intx(vp);
 	vp->drv_features = 0;
 	vp->dev_feat_sel = vp->drv_feat_sel = 0;
 	vp->msix_config = VIRTIO_MSI_NO_VECTOR;
@@ -308,8 +324,9 @@ static void bar_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
 	if (off < VP_COMMON_LEN && common_width((uint32_t)off) == len) {
 		v = common_read(vp, (uint32_t)off);
 	} else if (off == VP_ISR_OFF && len == 1) {
-		v = vp->isr; /* reading acknowledges */
+		v = vp->isr; /* reading acknowledges, and lowers INTx */
 		vp->isr = 0;
+		vp_update_intx(vp);
 	} else if (off >= VP_DEVICE_OFF && off < VP_DEVICE_OFF + vp->cfg.config_len &&
 		   off + len <= VP_DEVICE_OFF + vp->cfg.config_len) {
 		vp->cfg.ops->config_read(vp->cfg.opaque, (uint32_t)(off - VP_DEVICE_OFF), data,
@@ -389,6 +406,10 @@ static void vp_cfg_written(struct pci_dev *d, uint32_t off, uint32_t len)
 	struct virtio_pci *vp = d->opaque;
 
 	msix_cfg_written(&vp->msix, off, len);
+	/* INTX_DISABLE or the MSI-X enable bit may have changed. Lock order: PCI, then vp. */
+	pthread_mutex_lock(&vp->lock);
+	vp_update_intx(vp);
+	pthread_mutex_unlock(&vp->lock);
 }
 
 static const struct pci_dev_ops vp_pci_ops = {
@@ -449,8 +470,7 @@ static void *vp_worker(void *arg)
 }
 
 int virtio_pci_init(struct virtio_pci *vp, const struct virtio_pci_config *c,
-		    const struct guest_mem *mem, const struct cvm_logger *log, int vm_fd,
-		    struct irq_router *router, struct cvm_errbuf *err)
+		    const struct virtio_env *env, struct cvm_errbuf *err)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	int rc;
@@ -466,9 +486,10 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_pci_config *c,
 	    (c->queue_max_size & (c->queue_max_size - 1)) || c->config_len > VP_DEVICE_LEN)
 		return errf(err, -EINVAL, "%s: bad virtio device parameters", c->name);
 	vp->cfg = *c;
-	vp->mem = mem;
-	vp->log = log;
-	vp->vm_fd = vm_fd;
+	vp->env = *env;
+	vp->mem = env->mem;
+	vp->log = env->log;
+	vp->vm_fd = env->vm_fd;
 	vp->dev_features = c->features | VP_TRANSPORT_FEATURES;
 
 	pci_dev_init(&vp->pci, PCI_VENDOR_VIRTIO, PCI_DEVICE_VIRTIO_BASE + c->device_id,
@@ -477,6 +498,10 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_pci_config *c,
 	vp->pci.name = c->name;
 	vp->pci.ops = &vp_pci_ops;
 	vp->pci.opaque = vp;
+	if (env->set_intx) {
+		vp->pci.cfg[0x3c] = env->intx_line;
+		vp->pci.cfg[0x3d] = 1; /* INTA# */
+	}
 	rc = pci_dev_set_bar(&vp->pci, 0, VP_BAR_SIZE, true, &bar_ops, vp);
 	if (rc)
 		return errf(err, rc, "%s: BAR setup failed", c->name);
@@ -488,7 +513,7 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_pci_config *c,
 		add_vendor_cap(&vp->pci, VIRTIO_PCI_CAP_DEVICE_CFG, VP_DEVICE_OFF, c->config_len,
 			       0);
 	/* One vector per queue and one for configuration changes. */
-	rc = msix_init(&vp->msix, &vp->pci, router, c->nr_queues + 1, 0, VP_MSIX_TABLE_OFF,
+	rc = msix_init(&vp->msix, &vp->pci, env->router, c->nr_queues + 1, 0, VP_MSIX_TABLE_OFF,
 		       VP_MSIX_PBA_OFF);
 	if (rc)
 		return errf(err, rc, "%s: MSI-X setup failed: %s", c->name, strerror(-rc));

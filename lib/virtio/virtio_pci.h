@@ -75,6 +75,21 @@ struct virtio_pci_config {
 	void *opaque;
 };
 
+/* What a virtio device needs from its VM. */
+struct virtio_env {
+	const struct guest_mem *mem;
+	const struct cvm_logger *log;
+	int vm_fd;
+	struct irq_router *router;
+	/*
+	 * Legacy INTx (pin A on @intx_line), used while MSI-X is off: drive
+	 * the line to @level. NULL: no INTx.
+	 */
+	void (*set_intx)(void *ctx, int level);
+	void *intx_ctx;
+	uint8_t intx_line;
+};
+
 struct vp_queue {
 	uint16_t size, msix_vector, enable;
 	uint64_t desc, driver, device;
@@ -85,6 +100,7 @@ struct vp_queue {
 
 struct virtio_pci {
 	struct virtio_pci_config cfg;
+	struct virtio_env env;
 	const struct guest_mem *mem;
 	const struct cvm_logger *log;
 	int vm_fd;
@@ -108,8 +124,7 @@ struct virtio_pci {
  * Add it to the bus with virtio_pci_plug() once the VM's buses exist.
  */
 int virtio_pci_init(struct virtio_pci *vp, const struct virtio_pci_config *c,
-		    const struct guest_mem *mem, const struct cvm_logger *log, int vm_fd,
-		    struct irq_router *router, struct cvm_errbuf *err);
+		    const struct virtio_env *env, struct cvm_errbuf *err);
 int virtio_pci_plug(struct virtio_pci *vp, struct pci_bus *bus, struct cvm_errbuf *err);
 /* Start and stop the worker thread (before the vCPUs run / after they stopped). */
 int virtio_pci_start(struct virtio_pci *vp, struct cvm_errbuf *err);
