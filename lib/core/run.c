@@ -3,6 +3,7 @@
 #include "core/vm.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "arch/x86_64/acpi.h"
 #include "arch/x86_64/bootparams.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/layout.h"
@@ -87,6 +89,31 @@ void vm_set_irq(struct cvm_vm *vm, unsigned int line, unsigned int source, int l
 	pthread_mutex_unlock(&vm->irq_lock);
 }
 
+/* ACPI tables (CPUs, IOAPIC, legacy devices, PCI0), their address in boot_params too. */
+static int setup_acpi(struct cvm_vm *vm, struct cvm_errbuf *err)
+{
+	struct x86_acpi_config ac = {
+		.nr_vcpus = vm->nr_vcpus,
+		.ioapic_addr = 0xfec00000,
+		.ioapic_id = 0,
+		.sci_irq = 9,
+		.i8042 = true,
+		.rtc = true,
+		.serial_mask = (1u << CVM_NR_SERIAL) - 1,
+		.pci_mmio_start = CVM_PCI_MMIO_START,
+		.pci_mmio_end = CVM_PCI_MMIO_END,
+	};
+	uint64_t rsdp;
+	int rc = x86_setup_acpi(&vm->mem, &ac, &rsdp, err);
+
+	if (rc)
+		return rc;
+	if (gmem_write(&vm->mem, X86_ZERO_PAGE + offsetof(struct boot_params, acpi_rsdp_addr),
+		       &rsdp, sizeof(rsdp)))
+		return errf(err, -EFAULT, "cannot write acpi_rsdp_addr");
+	return 0;
+}
+
 static int prepare_boot(struct cvm_vm *vm)
 {
 	struct cvm_errbuf err = { "" };
@@ -99,6 +126,8 @@ static int prepare_boot(struct cvm_vm *vm)
 	rc = x86_setup_boot_params(&vm->mem, &vm->kernel, cmdline, vm->initrd_addr, vm->initrd_size,
 				   &err);
 	free(cmdline);
+	if (!rc)
+		rc = setup_acpi(vm, &err);
 	if (!rc)
 		rc = x86_setup_boot_tables(&vm->mem, &err);
 	if (!rc)

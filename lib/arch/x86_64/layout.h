@@ -16,6 +16,8 @@
 #define X86_EBDA_START 0x9fc00ULL   /* RAM ends here in the first MiB */
 #define X86_HIMEM_START 0x100000ULL /* 1 MiB: bzImage protected-mode code */
 #define X86_BIOS_START 0xa0000ULL   /* VGA + BIOS area, reserved up to 1 MiB */
+#define X86_ACPI_START 0xe0000ULL   /* ACPI tables, RSDP first: where Linux scans for it */
+#define X86_ACPI_END 0x100000ULL    /*   (exclusive); inside the e820 reserved range */
 
 /* The default initrd_addr_max when the kernel gives none (boot protocol < 2.03, vmlinux). */
 #define X86_INITRD_ADDR_MAX_DEFAULT 0x37ffffffULL
