@@ -9,14 +9,11 @@
 
 #include "virtio/blk_dev.h"
 
-/* PCI INTx lines: IRQs no legacy device uses, shared round-robin. */
-static const uint8_t pci_intx_lines[4] = { 10, 11, 5, 9 };
-
-static void pci_set_intx(void *ctx, int level)
+static void pci_set_intx(void *ctx, unsigned int gsi, int level)
 {
 	struct pci_intx *x = ctx;
 
-	vm_set_irq(x->vm, x->line, x->source, level);
+	vm_set_irq(x->vm, gsi, x->source, level);
 }
 
 int vm_setup_pci(struct cvm_vm *vm, struct cvm_errbuf *err)
@@ -70,9 +67,7 @@ int cvm_vm_add_disk(cvm_vm *vm, const cvm_blk_config *ucfg)
 
 	struct pci_intx *intx = &vm->intx[vm->nr_disks];
 
-	*intx = (struct pci_intx){ .vm = vm,
-				   .line = pci_intx_lines[vm->nr_disks % 4],
-				   .source = IRQ_SRC_PCI(vm->nr_disks) };
+	*intx = (struct pci_intx){ .vm = vm, .source = IRQ_SRC_PCI(vm->nr_disks) };
 
 	struct virtio_env env = {
 		.mem = &vm->mem,
@@ -81,7 +76,6 @@ int cvm_vm_add_disk(cvm_vm *vm, const cvm_blk_config *ucfg)
 		.router = &vm->router,
 		.set_intx = pci_set_intx,
 		.intx_ctx = intx,
-		.intx_line = intx->line,
 	};
 
 	rc = blk_dev_create(&b, c.path, &o, vm->nr_disks, queues, &env, &err);

@@ -61,7 +61,6 @@ struct serial_port {
 
 struct pci_intx {
 	struct cvm_vm *vm;
-	uint8_t line;
 	uint8_t source;
 };
 

@@ -298,6 +298,8 @@ int pci_add_device(struct pci_bus *bus, struct pci_dev *d)
 	bus->win_next = next;
 	d->slot = slot;
 	d->bus = bus;
+	if (d->cfg[0x3d]) /* an interrupt pin: say where it is wired */
+		d->cfg[0x3c] = (uint8_t)pci_intx_gsi(slot);
 	bus->devs[slot] = d;
 	update_bars(d);
 out:

@@ -27,6 +27,17 @@
 
 struct pci_dev;
 
+/*
+ * INTx: pin A of the device in slot @slot (1..31) is wired to this IOAPIC
+ * GSI / ISA IRQ. The ACPI _PRT says the same, so the guest finds it.
+ */
+static inline unsigned int pci_intx_gsi(unsigned int slot)
+{
+	static const unsigned char lines[4] = { 10, 11, 5, 9 };
+
+	return lines[(slot + 3) % 4];
+}
+
 struct pci_bar {
 	uint64_t size; /* 0: unused; else a power of two >= 4096 */
 	bool is64;     /* takes this BAR and the next */

@@ -48,8 +48,9 @@ static void vp_update_intx(struct virtio_pci *vp)
 {
 	bool off = pci_cfg_read(&vp->pci, 0x04, 2) & PCI_COMMAND_INTX_DISABLE;
 
-	if (vp->env.set_intx)
-		vp->env.set_intx(vp->env.intx_ctx, vp->isr && !off && !msix_enabled(&vp->msix));
+	if (vp->env.set_intx && vp->pci.slot)
+		vp->env.set_intx(vp->env.intx_ctx, pci_intx_gsi(vp->pci.slot),
+				 vp->isr && !off && !msix_enabled(&vp->msix));
 }
 
 /* Interrupt the guest for queue @q (vector from the queue) or the config (q < 0). */
@@ -498,10 +499,8 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_pci_config *c,
 	vp->pci.name = c->name;
 	vp->pci.ops = &vp_pci_ops;
 	vp->pci.opaque = vp;
-	if (env->set_intx) {
-		vp->pci.cfg[0x3c] = env->intx_line;
-		vp->pci.cfg[0x3d] = 1; /* INTA# */
-	}
+	if (env->set_intx)
+		vp->pci.cfg[0x3d] = 1; /* INTA#; the bus fills in the line */
 	rc = pci_dev_set_bar(&vp->pci, 0, VP_BAR_SIZE, true, &bar_ops, vp);
 	if (rc)
 		return errf(err, rc, "%s: BAR setup failed", c->name);

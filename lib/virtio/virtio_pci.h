@@ -82,12 +82,11 @@ struct virtio_env {
 	int vm_fd;
 	struct irq_router *router;
 	/*
-	 * Legacy INTx (pin A on @intx_line), used while MSI-X is off: drive
-	 * the line to @level. NULL: no INTx.
+	 * Legacy INTx (pin A, wired to pci_intx_gsi(slot)), used while MSI-X
+	 * is off: drive @gsi to @level. NULL: no INTx.
 	 */
-	void (*set_intx)(void *ctx, int level);
+	void (*set_intx)(void *ctx, unsigned int gsi, int level);
 	void *intx_ctx;
-	uint8_t intx_line;
 };
 
 struct vp_queue {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "arch/x86_64/acpi.h"
+#include "devices/pci.h"
 #include "arch/x86_64/layout.h"
 #include "core/mem.h"
 
@@ -333,7 +334,58 @@ static void describe_crs(const uint8_t *p, size_t len, char *d)
 	}
 }
 
-/* Device (NAME) { Name (_HID, EisaId ()) [Name (_UID, n)] Name (_CRS, Buffer) } */
+/* An AML integer (ZeroOp, OneOp, Byte/Word/DWord prefix); advances *off. */
+static uint32_t aml_int(const uint8_t *p, size_t len, size_t *off)
+{
+	uint8_t op = p[*off];
+	unsigned int n = op == 0x0a ? 1 : op == 0x0b ? 2 : op == 0x0c ? 4 : 0;
+	uint32_t v = op <= 1 ? op : 0;
+
+	cr_assert(op <= 1 || n, "AML integer opcode 0x%02x", op);
+	cr_assert_leq(*off + 1 + n, len, "AML integer overruns");
+	for (unsigned int i = 0; i < n; i++)
+		v |= (uint32_t)p[*off + 1 + i] << (8 * i);
+	*off += 1 + n;
+	return v;
+}
+
+/*
+ * Name (_PRT, Package () { Package () { addr, pin, 0, gsi }... }) after a
+ * _CRS: every slot's INTA# must go where pci_intx_gsi() wires it.
+ */
+static void describe_prt(const uint8_t *p, size_t len, char *d)
+{
+	unsigned int nb, count;
+	size_t off = 6, end;
+
+	cr_assert(len > 7 && !memcmp(p, "\x08_PRT\x12", 6), "%s: no _PRT after _CRS", d);
+	end = off + pkglen(p + off, &nb);
+	cr_assert_eq(end, len, "%s: _PRT does not end the device", d);
+	off += nb;
+	count = p[off++];
+	for (unsigned int i = 0; i < count; i++) {
+		size_t e_end;
+
+		cr_assert(off < end && p[off] == 0x12, "%s: _PRT entry %u is no Package", d, i);
+		off++;
+		e_end = off + pkglen(p + off, &nb);
+		off += nb;
+		cr_assert_eq(p[off++], 4, "%s: _PRT entry %u has not 4 elements", d, i);
+		uint32_t addr = aml_int(p, e_end, &off), pin = aml_int(p, e_end, &off);
+		uint32_t src = aml_int(p, e_end, &off), gsi = aml_int(p, e_end, &off);
+
+		cr_assert_eq(off, e_end, "%s: _PRT entry %u length", d, i);
+		cr_assert_eq(addr & 0xffff, 0xffff, "%s: entry %u not for all functions", d, i);
+		cr_assert_eq(pin, 0);
+		cr_assert_eq(src, 0, "GSI routing, no link device");
+		cr_assert_eq(gsi, pci_intx_gsi(addr >> 16), "%s: slot %u INTA# -> %u", d,
+			     addr >> 16, gsi);
+	}
+	cr_assert_eq(off, end, "%s: _PRT count %u", d, count);
+	APPEND(d, " prt:%u", count);
+}
+
+/* Device (NAME) { Name (_HID, EisaId ()) [Name (_UID, n)] Name (_CRS, Buffer) [_PRT] } */
 static void describe_device(const uint8_t *p, size_t len, char *d)
 {
 	unsigned int nb, off = 14;
@@ -350,13 +402,18 @@ static void describe_device(const uint8_t *p, size_t len, char *d)
 	}
 	cr_assert(off + 6 < len && !memcmp(p + off, "\x08_CRS\x11", 6), "%s: no _CRS buffer", d);
 	off += 6;
-	cr_assert_eq(off + pkglen(p + off, &nb), len, "%s: _CRS does not end the device", d);
+	size_t crs_end = off + pkglen(p + off, &nb);
+
+	cr_assert_leq(crs_end, len, "%s: _CRS overruns the device", d);
 	off += nb;
 	cr_assert(p[off] == 0x0a || p[off] == 0x0b, "%s: buffer size prefix 0x%02x", d, p[off]);
 	size = p[off] == 0x0a ? p[off + 1] : get16(p + off + 1);
 	off += p[off] == 0x0a ? 2 : 3;
-	cr_assert_eq(off + size, len, "%s: buffer size %zu for %zu bytes", d, size, len - off);
+	cr_assert_eq(off + size, crs_end, "%s: buffer size %zu for %zu bytes", d, size,
+		     crs_end - off);
 	describe_crs(p + off, size, d);
+	if (crs_end != len)
+		describe_prt(p + crs_end, len - crs_end, d);
 }
 
 /* Scope (\_SB) { Device ... }: the whole definition block, one description per device. */
@@ -405,7 +462,8 @@ static void check_dsdt(const uint8_t *dsdt, const struct x86_acpi_config *c)
 	if (c->pci_mmio_end)
 		snprintf(
 			want[nwant++], DESC_LEN,
-			"PCI0 hid:41d00a03 uid:0 bus:0-0 io:cf8/8 wio:0-cf7 wio:d00-ffff mem:%x-%x",
+			"PCI0 hid:41d00a03 uid:0 bus:0-0 io:cf8/8 wio:0-cf7 wio:d00-ffff mem:%x-%x "
+			"prt:31",
 			(unsigned int)c->pci_mmio_start, (unsigned int)(c->pci_mmio_end - 1));
 	cr_expect_eq(n, nwant, "%u devices in the DSDT, %u configured", n, nwant);
 	for (unsigned int i = 0; i < nwant; i++) {

@@ -7,6 +7,7 @@
  * little-endian and written byte by byte; see docs/acpi.md for the choices.
  */
 #include "arch/x86_64/acpi.h"
+#include "devices/pci.h"
 
 #include <errno.h>
 #include <string.h>
@@ -75,6 +76,7 @@
 #define AML_DWORD_PREFIX 0x0c
 #define AML_SCOPE_OP 0x10
 #define AML_BUFFER_OP 0x11
+#define AML_PACKAGE_OP 0x12
 #define AML_EXT_OP 0x5b
 #define AML_DEVICE_OP 0x82 /* after AML_EXT_OP */
 #define AML_ROOT_CHAR 0x5c
@@ -342,6 +344,32 @@ static void res_dword_mem(struct aml *a, uint32_t min, uint32_t max)
 	aml_put(a, d, sizeof(d));
 }
 
+/*
+ * Name (_PRT, Package () { Package () { 0xSSSSFFFF, 0, 0, GSI }, ... }):
+ * INTA# of each slot, wired as pci_intx_gsi() says (level, active low).
+ */
+static void dsdt_pci_prt(struct aml *a)
+{
+	size_t prt, entry;
+
+	aml_byte(a, AML_NAME_OP);
+	aml_nameseg(a, "_PRT");
+	aml_byte(a, AML_PACKAGE_OP);
+	prt = aml_pkg_begin(a);
+	aml_byte(a, PCI_NR_SLOTS - 1);
+	for (unsigned int slot = 1; slot < PCI_NR_SLOTS; slot++) {
+		aml_byte(a, AML_PACKAGE_OP);
+		entry = aml_pkg_begin(a);
+		aml_byte(a, 4);
+		aml_integer(a, slot << 16 | 0xffff); /* any function of the slot */
+		aml_integer(a, 0);		     /* pin A */
+		aml_integer(a, 0);		     /* no link device: a GSI */
+		aml_integer(a, pci_intx_gsi(slot));
+		aml_pkg_end(a, entry);
+	}
+	aml_pkg_end(a, prt);
+}
+
 static void dsdt_pci_root(struct aml *a, const struct x86_acpi_config *c)
 {
 	size_t dev = aml_device_begin(a, "PCI0", "PNP0A03");
@@ -355,6 +383,7 @@ static void dsdt_pci_root(struct aml *a, const struct x86_acpi_config *c)
 	res_word(a, RES_TYPE_IO, RES_IO_ENTIRE_RANGE, 0x0d00, 0xffff);
 	res_dword_mem(a, (uint32_t)c->pci_mmio_start, (uint32_t)(c->pci_mmio_end - 1));
 	aml_crs_end(a, crs);
+	dsdt_pci_prt(a);
 	aml_pkg_end(a, dev);
 }
 
