@@ -56,8 +56,8 @@ static char *after(const char *text, const char *needle)
 Test(linux_kernel, boot, .timeout = 1100)
 {
 	const char *args[] = {
-		"run", "-m", "512", "-p", PARAMS, "-i", CVM_INITRAMFS, CVM_LINUX_DIR "/vmlinux",
-		NULL,
+		"run", "-m", "512", "-c", "2", "-p", PARAMS, "-i", CVM_INITRAMFS,
+		CVM_LINUX_DIR "/vmlinux", NULL,
 	};
 	struct runner_opts o = { .timeout_s = 180 };
 	unsigned long avail = 0, total = 0;
@@ -74,6 +74,14 @@ Test(linux_kernel, boot, .timeout = 1100)
 	cr_log_info("Linux under cvm: %s", runner_how(&r));
 	cr_assert_run(&r, !r.signaled && !r.timed_out, "cvm was killed or hung");
 	cr_assert_run(&r, !runner_sanitizer_report(&r), "sanitizer report");
+
+	/* ACPI (the MADT) is how a distribution kernel finds the CPUs: both of them. */
+	cr_assert_run(&r, strstr(r.out, "Using ACPI (MADT) for SMP configuration information"),
+		      "the kernel did not take the CPUs from the MADT");
+	cr_assert_run(&r, strstr(r.out, "smpboot: Allowing 2 CPUs, 0 hotplug CPUs"),
+		      "the kernel does not see 2 CPUs");
+	cr_assert_run(&r, strstr(r.out, "ACPI: INT_SRC_OVR (bus 0 bus_irq 0 global_irq 2"),
+		      "no IRQ0 -> GSI 2 override");
 
 	if (r.exited && r.status == 0 && strstr(r.out, "cvm-linux-test: init reached\n")) {
 		cr_log_info("Linux reached /init and restarted the VM (hardware-assisted KVM)");
