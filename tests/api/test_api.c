@@ -311,3 +311,43 @@ Test(api, stop_from_another_thread)
 	cr_assert(strstr(g.output, "SPIN"), "the guest ran: %s", g.output);
 	guest_teardown(&g);
 }
+
+Test(api, disk_errors)
+{
+	need_kvm();
+	cvm_vm_config cfg = CVM_VM_CONFIG_INIT;
+	cvm_blk_config d = CVM_BLK_CONFIG_INIT;
+	char path[] = "/tmp/cvm-api-disk-XXXXXX";
+	int fd = mkstemp(path);
+	cvm_vm *vm;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	cfg.mem_mib = 32;
+	cr_assert_eq(cvm_vm_create(&vm, &cfg), 0);
+	cr_assert_eq(cvm_vm_add_disk(vm, &d), -EINVAL, "no path");
+	d.path = path;
+	d.flags = 0x80;
+	cr_assert_eq(cvm_vm_add_disk(vm, &d), -EINVAL, "unknown flag");
+	d.flags = CVM_BLK_ROOT | CVM_BLK_READ_ONLY;
+	d.serial = "a-serial-longer-than-twenty-bytes";
+	cr_assert_eq(cvm_vm_add_disk(vm, &d), -EINVAL, "serial too long");
+	d.serial = "disk0";
+	cr_assert_eq(cvm_vm_add_disk(vm, &d), 0, "%s", cvm_vm_last_error(vm));
+	cr_assert_eq(cvm_vm_add_virtio_blk(vm, path, CVM_BLK_ROOT | CVM_BLK_READ_ONLY), -EEXIST);
+	cr_assert(strstr(cvm_vm_last_error(vm), "already a root disk"), "%s",
+		  cvm_vm_last_error(vm));
+	/* Read-only twice is fine (shared lock); writable while shared is not. */
+	cr_assert_eq(cvm_vm_add_virtio_blk(vm, path, CVM_BLK_READ_ONLY), 0);
+	cr_assert_eq(cvm_vm_add_virtio_blk(vm, path, 0), -EBUSY);
+	cr_assert(strstr(cvm_vm_last_error(vm), path), "%s", cvm_vm_last_error(vm));
+	d.struct_size = 3;
+	cr_assert_eq(cvm_vm_add_disk(vm, &d), -EINVAL);
+	cvm_vm_destroy(vm);
+	/* The locks went with the VM. */
+	cr_assert_eq(cvm_vm_create(&vm, &cfg), 0);
+	cr_assert_eq(cvm_vm_add_virtio_blk(vm, path, 0), 0, "%s", cvm_vm_last_error(vm));
+	cvm_vm_destroy(vm);
+	unlink(path);
+}
