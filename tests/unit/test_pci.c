@@ -11,6 +11,7 @@
 
 #include "devices/msix.h"
 #include "devices/pci.h"
+#include "test_util_kvm.h"
 
 struct rec {
 	int reads, writes;
@@ -213,20 +214,6 @@ Test(pci, odd_accesses_are_harmless)
 	pci_config_write(&pci, 1, 0x100, 4, 0);
 }
 
-/* MSI-X needs a VM for its GSIs and irqfds. */
-static int kvm_vm(void)
-{
-	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm;
-
-	if (kvm < 0)
-		cr_skip_test("no usable /dev/kvm (%s): MSI-X tests skipped", strerror(errno));
-	vm = ioctl(kvm, KVM_CREATE_VM, 0);
-	close(kvm);
-	cr_assert_geq(vm, 0);
-	cr_assert_eq(ioctl(vm, KVM_CREATE_IRQCHIP, 0), 0);
-	return vm;
-}
-
 static void tw(struct msix *x, uint64_t off, uint32_t v)
 {
 	msix_table_write(x, off, (uint8_t *)&v, 4);
@@ -242,7 +229,7 @@ static uint32_t tr(struct msix *x, uint64_t off)
 
 Test(pci, msix_table_mask_and_pending)
 {
-	int vmfd = kvm_vm();
+	int vmfd = tu_kvm_vm();
 	struct irq_router r;
 	struct msix x;
 	uint8_t pba;
@@ -300,7 +287,7 @@ Test(pci, msix_table_mask_and_pending)
 
 Test(pci, msix_garbage_address_refused)
 {
-	int vmfd = kvm_vm();
+	int vmfd = tu_kvm_vm();
 	struct irq_router r;
 	int gsi;
 
