@@ -146,5 +146,15 @@ void test_spin(const struct boot_params *bp);
 void test_cpuid(const struct boot_params *bp);
 void test_unhandled_io(const struct boot_params *bp);
 void test_flood(const struct boot_params *bp);
+/* t_smp.c, t_blk.c (hw.h: ACPI, PCI, virtio-pci) */
+void test_smp(const struct boot_params *bp);
+void test_blk_read(const struct boot_params *bp);
+void test_blk_write(const struct boot_params *bp);
+void test_blk_errors(const struct boot_params *bp);
+void test_blk_mq(const struct boot_params *bp);
+void test_blk_multi(const struct boot_params *bp);
+void test_blk_msix(const struct boot_params *bp);
+void test_blk_event_idx(const struct boot_params *bp);
+void test_blk_indirect(const struct boot_params *bp);
 
 #endif

@@ -28,6 +28,15 @@ static const struct guest_test tests[] = {
 	{ "cpuid", test_cpuid },
 	{ "unhandled_io", test_unhandled_io },
 	{ "flood", test_flood },
+	{ "smp", test_smp },
+	{ "blk_read", test_blk_read },
+	{ "blk_write", test_blk_write },
+	{ "blk_errors", test_blk_errors },
+	{ "blk_mq", test_blk_mq },
+	{ "blk_multi", test_blk_multi },
+	{ "blk_msix", test_blk_msix },
+	{ "blk_event_idx", test_blk_event_idx },
+	{ "blk_indirect", test_blk_indirect },
 };
 
 const char *cmdline(const struct boot_params *bp)
