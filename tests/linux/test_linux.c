@@ -56,8 +56,9 @@ static char *after(const char *text, const char *needle)
 Test(linux_kernel, boot, .timeout = 1100)
 {
 	const char *args[] = {
-		"run", "-m", "512", "-c", "2", "-p", PARAMS, "-i", CVM_INITRAMFS,
-		CVM_LINUX_DIR "/vmlinux", NULL,
+		"run", "-m",   "512", "-c",	     "2",
+		"-p",  PARAMS, "-i",  CVM_INITRAMFS, CVM_LINUX_DIR "/vmlinux",
+		NULL,
 	};
 	struct runner_opts o = { .timeout_s = 180 };
 	unsigned long avail = 0, total = 0;
