@@ -154,6 +154,7 @@ void test_blk_errors(const struct boot_params *bp);
 void test_blk_mq(const struct boot_params *bp);
 void test_blk_multi(const struct boot_params *bp);
 void test_blk_msix(const struct boot_params *bp);
+void test_blk_intx(const struct boot_params *bp);
 void test_blk_event_idx(const struct boot_params *bp);
 void test_blk_indirect(const struct boot_params *bp);
 

@@ -35,6 +35,7 @@ static const struct guest_test tests[] = {
 	{ "blk_mq", test_blk_mq },
 	{ "blk_multi", test_blk_multi },
 	{ "blk_msix", test_blk_msix },
+	{ "blk_intx", test_blk_intx },
 	{ "blk_event_idx", test_blk_event_idx },
 	{ "blk_indirect", test_blk_indirect },
 };

@@ -354,6 +354,11 @@ Test(blk, msix)
 	blk_variant("blk_msix");
 }
 
+Test(blk, intx)
+{
+	blk_variant("blk_intx");
+}
+
 Test(blk, event_idx)
 {
 	blk_variant("blk_event_idx");
