@@ -287,6 +287,7 @@ Test(blk, mq)
 	cr_assert_run(&r, used == (total < 8 ? total : 8), "the guest used %u of %u queues", used,
 		      total);
 	runner_free(&r);
+	free(disk);
 }
 
 Test(blk, multi)
