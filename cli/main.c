@@ -11,19 +11,40 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libcvm/control.h>
 #include <libcvm/cvm.h>
+#include <termios.h>
+#include <time.h>
 
 #include "opts.h"
 
 /* The VM that SIGINT/SIGTERM stop; only the signal handler reads it. */
 static cvm_vm *volatile running_vm;
+/* For a forced exit: when the last SIGINT came, and the terminal to restore. */
+static volatile sig_atomic_t last_sigint_s;
+static struct termios saved_tio;
+static volatile sig_atomic_t have_tio;
 
 static void on_stop_signal(int sig)
 {
 	int saved_errno = errno;
 	cvm_vm *vm = running_vm;
+	struct timespec now;
 
-	(void)sig;
+	if (sig == SIGINT) {
+		/* A second SIGINT within a second: stop waiting for an orderly stop. */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (last_sigint_s && now.tv_sec - last_sigint_s <= 1) {
+			static const char msg[] = "\ncvm: forced exit\n";
+
+			if (have_tio)
+				tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
+			if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+				_exit(130);
+			_exit(130);
+		}
+		last_sigint_s = now.tv_sec ? now.tv_sec : 1;
+	}
 	if (vm)
 		cvm_vm_stop(vm);
 	errno = saved_errno;
@@ -179,6 +200,17 @@ static int run(const struct cvm_opts *o)
 		}
 	}
 
+	if (o->socket) {
+		rc = cvm_vm_set_control_socket(vm, o->socket);
+		if (rc < 0) {
+			report(vm, rc, o->socket);
+			goto out;
+		}
+		fprintf(stderr, "cvm: control socket: %s\n", cvm_vm_control_socket(vm));
+	}
+	if (tcgetattr(STDIN_FILENO, &saved_tio) == 0)
+		have_tio = 1;
+
 	sigemptyset(&stop_signals);
 	sigaddset(&stop_signals, SIGINT);
 	sigaddset(&stop_signals, SIGTERM);
@@ -206,6 +238,61 @@ out:
 	cvm_vm_destroy(vm);
 	close_ports(ports, nports);
 	return status;
+}
+
+/* Human-readable `cvm status`: a few fields picked out of the JSON reply. */
+static void print_status(const char *json)
+{
+	static const char *const keys[] = { "state", "vcpus", "memory_mib", "uptime_ms", "pid" };
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char pat[32];
+		const char *p;
+
+		snprintf(pat, sizeof(pat), "\"%s\":", keys[i]);
+		p = strstr(json, pat);
+		if (!p)
+			continue;
+		p += strlen(pat);
+		printf("%-11s %.*s\n", keys[i], (int)strcspn(p, ",}"), p);
+	}
+	for (const char *d = strstr(json, "{\"type\":"); d; d = strstr(d + 1, "{\"type\":"))
+		printf("device      %.*s\n", (int)strcspn(d, "}") + 1, d);
+}
+
+static int control(const struct cvm_opts *o)
+{
+	char reply[8192];
+	int rc;
+
+	switch (o->cmd) {
+	case OPTS_CMD_STOP:
+		rc = cvm_control_stop(o->socket);
+		break;
+	case OPTS_CMD_SUSPEND:
+		rc = cvm_control_suspend(o->socket);
+		break;
+	case OPTS_CMD_RESUME:
+		rc = cvm_control_resume(o->socket);
+		break;
+	default:
+		rc = cvm_control_status(reply, sizeof(reply), o->socket);
+		if (rc == 0) {
+			if (o->json)
+				printf("%s\n", reply);
+			else
+				print_status(reply);
+		}
+		break;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "cvm: error: %s: %s\n", o->socket,
+			rc == -EALREADY ? (o->cmd == OPTS_CMD_SUSPEND ? "already suspended" :
+									"already running") :
+					  strerror(-rc));
+		return OPTS_EXIT_FAILURE;
+	}
+	return OPTS_EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -241,6 +328,12 @@ int main(int argc, char **argv)
 		break;
 	case OPTS_CMD_RUN:
 		status = run(&o);
+		break;
+	case OPTS_CMD_STOP:
+	case OPTS_CMD_SUSPEND:
+	case OPTS_CMD_RESUME:
+	case OPTS_CMD_STATUS:
+		status = control(&o);
 		break;
 	default:
 		status = OPTS_EXIT_USAGE;

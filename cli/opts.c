@@ -18,13 +18,18 @@ const char cvm_opts_usage[] =
 	"\n"
 	"Commands:\n"
 	"  run [OPTIONS] KERNEL   boot KERNEL in a new virtual machine\n"
+	"  stop SOCKET            stop the VM listening on SOCKET (cvm run -s)\n"
+	"  suspend SOCKET         pause its vCPUs\n"
+	"  resume SOCKET          let them run again\n"
+	"  status [--json] SOCKET its state, vCPUs, memory, devices and uptime\n"
 	"  version                print the version (also: cvm --version)\n"
 	"\n"
 	"  cvm --help             this text\n"
 	"  cvm run --help         the options of `cvm run`\n"
 	"\n"
-	"Exit status: 0 when the guest reset, powered off or was stopped; 1 when\n"
-	"the VM failed; 2 for a usage error.\n";
+	"Exit status: 0 when the guest reset, powered off or was stopped (or the\n"
+	"control command succeeded); 1 when the VM or the command failed; 2 for a\n"
+	"usage error.\n";
 
 const char cvm_opts_run_usage[] =
 	"Usage: cvm run [OPTIONS] KERNEL\n"
@@ -56,6 +61,8 @@ const char cvm_opts_run_usage[] =
 	"      --cpuid-disable LIST hide these CPUID features from the guest\n"
 	"                           (comma-separated names, e.g. cx16,xsave)\n"
 	"      --log-level LEVEL    error, warn, info (default) or debug\n"
+	"  -s, --socket PATH        control socket (cvm stop/suspend/resume/status);\n"
+	"                           a directory means PATH/cvm.<pid>.sock\n"
 	"  -v, --verbose            same as --log-level debug\n"
 	"  -h, --help               this text\n";
 
@@ -74,6 +81,7 @@ static const struct option long_options[] = {
 	{ "root", required_argument, NULL, 'r' },
 	{ "disk", required_argument, NULL, 'd' },
 	{ "rwdisk", required_argument, NULL, OPT_RWDISK },
+	{ "socket", required_argument, NULL, 's' },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "cpuid-disable", required_argument, NULL, OPT_CPUID_DISABLE },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
@@ -86,7 +94,7 @@ static const struct option long_options[] = {
  * '-': non-options are returned in order as 1 (so options may follow KERNEL
  * whatever POSIXLY_CORRECT says); ':': a missing argument returns ':'.
  */
-static const char short_options[] = "-:m:c:p:i:r:d:vh";
+static const char short_options[] = "-:m:c:p:i:r:d:s:vh";
 
 static const char *const log_level_names[] = {
 	[CVM_LOG_ERROR] = "error",
@@ -126,6 +134,8 @@ static const char *option_name(int val)
 		return "-p/--params";
 	case 'i':
 		return "-i/--initrd";
+	case 's':
+		return "-s/--socket";
 	case 'r':
 		return "-r/--root";
 	case 'd':
@@ -453,6 +463,11 @@ static int parse_run(struct cvm_opts *o, int argc, char **argv, char *err, size_
 			if (add_disk(o, c, arg, err, errlen))
 				return -1;
 			break;
+		case 's':
+			if (*arg == '\0')
+				return usage_err(err, errlen, "-s/--socket: empty path");
+			o->socket = arg;
+			break;
 		case OPT_SERIAL:
 			/* More than 4 means a duplicate: finish_serial() would say so. */
 			if (o->nserial == OPTS_SERIAL_PORTS)
@@ -521,6 +536,36 @@ int cvm_opts_parse(struct cvm_opts *out, int argc, char **argv, char *err, size_
 	if (strcmp(cmd, "run") == 0)
 		return parse_run(out, argc - 1, argv + 1, err, errlen);
 
+	static const struct {
+		const char *name;
+		enum opts_cmd cmd;
+	} control[] = {
+		{ "stop", OPTS_CMD_STOP },
+		{ "suspend", OPTS_CMD_SUSPEND },
+		{ "resume", OPTS_CMD_RESUME },
+		{ "status", OPTS_CMD_STATUS },
+	};
+
+	for (size_t i = 0; i < sizeof(control) / sizeof(control[0]); i++) {
+		if (strcmp(cmd, control[i].name))
+			continue;
+		out->cmd = control[i].cmd;
+		for (int a = 2; a < argc; a++) {
+			if (out->cmd == OPTS_CMD_STATUS && !strcmp(argv[a], "--json"))
+				out->json = true;
+			else if (argv[a][0] == '-' && argv[a][1])
+				return usage_err(err, errlen, "%s: unknown option '%s'", cmd,
+						 argv[a]);
+			else if (out->socket)
+				return usage_err(err, errlen, "%s: unexpected argument '%s'", cmd,
+						 argv[a]);
+			else
+				out->socket = argv[a];
+		}
+		if (!out->socket || !*out->socket)
+			return usage_err(err, errlen, "%s: missing SOCKET", cmd);
+		return 0;
+	}
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		out->cmd = OPTS_CMD_VERSION;
 	} else if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||

@@ -30,6 +30,10 @@ enum opts_cmd {
 	OPTS_CMD_VERSION,  /* cvm version, cvm --version */
 	OPTS_CMD_HELP,	   /* cvm --help, cvm help */
 	OPTS_CMD_RUN_HELP, /* cvm run --help */
+	OPTS_CMD_STOP,	   /* cvm stop SOCKET */
+	OPTS_CMD_SUSPEND,  /* cvm suspend SOCKET */
+	OPTS_CMD_RESUME,   /* cvm resume SOCKET */
+	OPTS_CMD_STATUS,   /* cvm status [--json] SOCKET */
 };
 
 enum opts_serial_type {
@@ -81,6 +85,8 @@ struct cvm_opts {
 	unsigned int nserial;
 	struct opts_disk disks[OPTS_MAX_DISKS];
 	unsigned int ndisks;
+	const char *socket; /* run -s PATH, or the SOCKET of a control command (argv) */
+	bool json;	    /* status --json */
 };
 
 /*

@@ -245,6 +245,51 @@ CVM_EXPORT int cvm_vm_add_virtio_blk(cvm_vm *vm, const char *path, unsigned int 
 CVM_EXPORT int cvm_vm_add_disk(cvm_vm *vm, const cvm_blk_config *cfg);
 
 /**
+ * cvm_vm_set_control_socket() - listen for control requests (stop, suspend,
+ * resume, status; see <libcvm/control.h> and docs/control.md).
+ * @vm: the VM, not yet running.
+ * @path: the socket's path, or an existing directory, in which the socket is
+ *        named cvm.<pid>.sock.
+ *
+ * The socket is created now, mode 0600. A stale socket at @path (nobody
+ * listening) is replaced; one that a live VM listens on is not. It is
+ * removed when the run ends and by cvm_vm_destroy().
+ *
+ * Returns: 0, -EADDRINUSE (a live VM listens there), -EEXIST (@path exists
+ * and is not a socket), -ENAMETOOLONG, -EBUSY (already set or the VM has
+ * run), or another -errno from socket/bind/listen.
+ */
+CVM_EXPORT int cvm_vm_set_control_socket(cvm_vm *vm, const char *path);
+
+/**
+ * cvm_vm_control_socket() - the control socket's path.
+ * @vm: the VM.
+ *
+ * Returns: the path (a directory given to cvm_vm_set_control_socket() is
+ * resolved), or NULL when there is none.
+ */
+CVM_EXPORT const char *cvm_vm_control_socket(const cvm_vm *vm);
+
+/**
+ * cvm_vm_suspend() - pause every vCPU of a running VM.
+ * @vm: the VM, inside cvm_vm_run() (call it from another thread).
+ *
+ * Devices keep working; guest time as seen through kvmclock is marked as
+ * stopped (KVM_KVMCLOCK_CTRL) so the guest's watchdogs stay quiet.
+ *
+ * Returns: 0, -EALREADY when suspended, -EINVAL when the VM is not running.
+ */
+CVM_EXPORT int cvm_vm_suspend(cvm_vm *vm);
+
+/**
+ * cvm_vm_resume() - let a suspended VM's vCPUs run again.
+ * @vm: the VM.
+ *
+ * Returns: 0, -EALREADY when it was running, -EINVAL when not running.
+ */
+CVM_EXPORT int cvm_vm_resume(cvm_vm *vm);
+
+/**
  * cvm_vm_run() - run the VM until it stops.
  * @vm: the VM with a kernel set.
  * @reason: receives why the VM stopped; may be NULL.

@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "control/server.h"
 #include "devices/serial.h"
 
 enum { TAG_STOP = 100, TAG_WAKE = 101 };
@@ -142,6 +143,8 @@ static int loop_setup(struct cvm_vm *vm, int ep)
 		}
 		pump(vm, ep, p, i, false);
 	}
+	if (vm->ctl)
+		return ctl_server_watch(vm->ctl, ep);
 	return 0;
 }
 
@@ -154,7 +157,8 @@ int vm_event_loop(struct cvm_vm *vm)
 		return vm_error(vm, -errno, "epoll_create1: %s", strerror(errno));
 	rc = loop_setup(vm, ep);
 	if (rc)
-		vm_error(vm, rc, "cannot watch serial input: %s", strerror(-rc));
+		vm_error(vm, rc, "cannot watch serial input or the control socket: %s",
+			 strerror(-rc));
 
 	while (!rc && !atomic_load(&vm->stop_requested) && !atomic_load(&vm->stopping)) {
 		struct epoll_event evs[8];
@@ -177,6 +181,8 @@ int vm_event_loop(struct cvm_vm *vm)
 					pump(vm, ep, &vm->serial[j], j, false);
 			} else if (tag < CVM_NR_SERIAL) {
 				pump(vm, ep, &vm->serial[tag], tag, true);
+			} else {
+				ctl_server_event(vm, ep, tag, evs[i].events);
 			}
 		}
 	}

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "arch/x86_64/bootparams.h"
 #include "arch/x86_64/cpu.h"
 #include "arch/x86_64/layout.h"
+#include "control/server.h"
 #include "devices/serial.h"
 #include "kvm/kvm.h"
 
@@ -156,6 +158,7 @@ int cvm_vm_run(cvm_vm *vm, enum cvm_exit_reason *reason)
 		rc = prepare_boot(vm);
 	if (!rc)
 		rc = vm_start_devices(vm);
+	clock_gettime(CLOCK_MONOTONIC, &vm->started_at);
 	if (!rc && !atomic_load(&vm->stop_requested))
 		rc = vcpus_start(vm);
 	if (!rc)
@@ -163,6 +166,9 @@ int cvm_vm_run(cvm_vm *vm, enum cvm_exit_reason *reason)
 	vcpus_stop_and_join(vm);
 	vm_stop_devices(vm);
 	vm_destroy_legacy_devices(vm);
+	/* The socket goes with the run: nobody can control this VM any more. */
+	ctl_server_close(vm->ctl);
+	vm->ctl = NULL;
 	vm->state = VM_DONE;
 	if (rc)
 		return rc;
@@ -181,4 +187,38 @@ int cvm_vm_run(cvm_vm *vm, enum cvm_exit_reason *reason)
 		*reason = why;
 	log_debug(&vm->log, "VM stopped: %s", cvm_exit_reason_name(why));
 	return rc;
+}
+
+int cvm_vm_suspend(cvm_vm *vm)
+{
+	if (!vm || vm->state != VM_RUNNING)
+		return -EINVAL;
+	return vcpus_pause(vm);
+}
+
+int cvm_vm_resume(cvm_vm *vm)
+{
+	if (!vm || vm->state != VM_RUNNING)
+		return -EINVAL;
+	return vcpus_resume(vm);
+}
+
+int cvm_vm_set_control_socket(cvm_vm *vm, const char *path)
+{
+	struct cvm_errbuf err = { "" };
+	int rc;
+
+	if (!vm || !path)
+		return -EINVAL;
+	if (vm->state != VM_CREATED || vm->ctl)
+		return vm_error(vm, -EBUSY, "the control socket is set or the VM has run");
+	rc = ctl_server_open(&vm->ctl, path, &err);
+	if (rc)
+		return vm_error(vm, rc, "%s", err.msg);
+	return 0;
+}
+
+const char *cvm_vm_control_socket(const cvm_vm *vm)
+{
+	return vm && vm->ctl ? vm->ctl->path : NULL;
 }

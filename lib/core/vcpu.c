@@ -241,6 +241,20 @@ static bool handle_exit(struct vcpu *v)
 	}
 }
 
+/* Wait outside KVM_RUN while the VM is suspended. */
+static void vcpu_park(struct vcpu *v)
+{
+	struct cvm_vm *vm = v->vm;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->paused_vcpus++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (atomic_load(&vm->pause_requested) && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->paused_vcpus--;
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -253,6 +267,11 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
 	while (!atomic_load(&vm->stopping)) {
+		if (atomic_load(&vm->pause_requested)) {
+			vcpu_park(v);
+			continue;
+		}
+
 		int rc = ioctl(v->fd, KVM_RUN, 0);
 
 		if (rc < 0) {
@@ -299,9 +318,69 @@ static void kick(struct vcpu *v)
 	pthread_kill(v->thread, SIG_VCPU_KICK);
 }
 
+static void deadline_in_ms(struct timespec *t, long ms)
+{
+	clock_gettime(CLOCK_REALTIME, t);
+	t->tv_nsec += ms * 1000 * 1000;
+	while (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
+int vcpus_pause(struct cvm_vm *vm)
+{
+	unsigned int started = 0;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	if (vm->suspended) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return -EALREADY;
+	}
+	atomic_store(&vm->pause_requested, true);
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		started += vm->vcpus[i].started;
+	/* Kick until every vCPU is parked; a kick can land before a blocking call. */
+	while (vm->paused_vcpus < started && !atomic_load(&vm->stopping)) {
+		struct timespec until;
+
+		for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
+			if (vm->vcpus[i].started)
+				kick(&vm->vcpus[i]);
+		}
+		deadline_in_ms(&until, 50);
+		pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &until);
+	}
+	/* Tell a kvmclock guest it was stopped, so its watchdogs do not fire. */
+	for (unsigned int i = 0; i < vm->nr_vcpus; i++)
+		kvm_ioctl(vm->vcpus[i].fd, KVM_KVMCLOCK_CTRL, NULL);
+	vm->suspended = true;
+	pthread_mutex_unlock(&vm->pause_lock);
+	log_debug(&vm->log, "vCPUs suspended");
+	return 0;
+}
+
+int vcpus_resume(struct cvm_vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	if (!vm->suspended) {
+		pthread_mutex_unlock(&vm->pause_lock);
+		return -EALREADY;
+	}
+	vm->suspended = false;
+	atomic_store(&vm->pause_requested, false);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	log_debug(&vm->log, "vCPUs resumed");
+	return 0;
+}
+
 void vcpus_stop_and_join(struct cvm_vm *vm)
 {
 	atomic_store(&vm->stopping, true);
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond); /* parked vCPUs leave too */
+	pthread_mutex_unlock(&vm->pause_lock);
 	for (unsigned int i = 0; i < vm->nr_vcpus; i++) {
 		if (vm->vcpus[i].started)
 			kick(&vm->vcpus[i]);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "arch/x86_64/layout.h"
+#include "control/server.h"
 #include "kvm/kvm.h"
 
 /* Where KVM puts the real-mode TSS and identity map it needs on Intel (inside the hole). */
@@ -202,6 +203,8 @@ int cvm_vm_create(cvm_vm **out, const cvm_vm_config *ucfg)
 	vm->root_disk = -1;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_mutex_init(&vm->irq_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->log = (struct cvm_logger){ cfg.log_level, cfg.log_fn, cfg.log_opaque };
 	vm->mem_mib = cfg.mem_mib;
 	vm->nr_vcpus = cfg.vcpus;
@@ -344,6 +347,7 @@ void cvm_vm_destroy(cvm_vm *vm)
 		return;
 	vm_destroy_legacy_devices(vm);
 	vm_destroy_devices(vm);
+	ctl_server_close(vm->ctl);
 	if (vm->vcpus) {
 		for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 			vcpu_destroy(&vm->vcpus[i]);
@@ -364,5 +368,7 @@ void cvm_vm_destroy(cvm_vm *vm)
 		close(vm->wake_efd);
 	pthread_mutex_destroy(&vm->lock);
 	pthread_mutex_destroy(&vm->irq_lock);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
 	free(vm);
 }

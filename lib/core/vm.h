@@ -103,6 +103,16 @@ struct cvm_vm {
 	atomic_bool stop_requested;
 	atomic_bool stopping; /* vCPUs must leave KVM_RUN */
 
+	/* Suspend/resume: vCPUs park on pause_cond while pause_requested. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	atomic_bool pause_requested;
+	unsigned int paused_vcpus;
+	bool suspended;
+	struct timespec started_at; /* CLOCK_MONOTONIC, when cvm_vm_run() started the vCPUs */
+
+	struct ctl_server *ctl; /* the control socket, or NULL */
+
 	pthread_mutex_t lock; /* protects the fields below */
 	bool exit_set;
 	enum cvm_exit_reason exit_reason;
@@ -132,6 +142,9 @@ int vcpu_create(struct cvm_vm *vm, struct vcpu *v, unsigned int id);
 void vcpu_destroy(struct vcpu *v);
 int vcpus_start(struct cvm_vm *vm);
 void vcpus_stop_and_join(struct cvm_vm *vm);
+/* Park every vCPU outside KVM_RUN (-EALREADY when suspended) / let them run again. */
+int vcpus_pause(struct cvm_vm *vm);
+int vcpus_resume(struct cvm_vm *vm);
 
 /* PCI and virtio devices: the bus at creation, workers around the run. */
 int vm_setup_pci(struct cvm_vm *vm, struct cvm_errbuf *err);

@@ -84,6 +84,11 @@ int blk_dev_create(struct blk_dev **out, const char *path, const struct blk_disk
 		nr_queues = VIRTIO_PCI_MAX_QUEUES;
 	b->nr_queues = nr_queues;
 	snprintf(b->name, sizeof(b->name), "virtio-blk vd%c", 'a' + (char)(index % 26));
+	b->path = strdup(path);
+	if (!b->path) {
+		rc = errf(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
 	rc = blk_disk_open(&b->disk, path, o, err);
 	if (rc)
 		goto fail;
@@ -117,5 +122,6 @@ void blk_dev_destroy(struct blk_dev *b)
 		return;
 	virtio_pci_destroy(&b->vp);
 	blk_disk_close(&b->disk);
+	free(b->path);
 	free(b);
 }

@@ -14,6 +14,7 @@ struct blk_dev {
 	struct virtio_blk_config config;
 	unsigned int nr_queues;
 	bool root;
+	char *path; /* the image, as given */
 	char name[48];
 	struct vq_chain chain; /* the worker's scratch chain */
 };
