@@ -20,6 +20,7 @@
 #define PCI_DEVICE_VIRTIO_BASE 0x1040
 #define PCI_CAP_ID_VNDR 0x09
 #define STOP_TAG 0xffffffffu
+#define DEV_TAG_BASE 0x10000000u /* device descriptors: DEV_TAG_BASE + tag */
 
 /* Features the transport itself offers. */
 #define VP_TRANSPORT_FEATURES                                               \
@@ -431,6 +432,24 @@ void virtio_pci_queue_done(struct virtio_pci *vp, unsigned int q)
 		vp_interrupt(vp, (int)q);
 }
 
+int virtio_pci_watch_fd(struct virtio_pci *vp, int fd, uint32_t events, uint32_t tag)
+{
+	struct epoll_event ev = { .events = events, .data.u32 = DEV_TAG_BASE + tag };
+
+	if (tag >= VP_MAX_DEV_TAG)
+		return -EINVAL;
+	if (epoll_ctl(vp->ep_fd, EPOLL_CTL_MOD, fd, &ev) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
+	return epoll_ctl(vp->ep_fd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+void virtio_pci_unwatch_fd(struct virtio_pci *vp, int fd)
+{
+	epoll_ctl(vp->ep_fd, EPOLL_CTL_DEL, fd, NULL);
+}
+
 uint64_t virtio_pci_features(const struct virtio_pci *vp)
 {
 	return vp->drv_features;
@@ -456,6 +475,17 @@ static void *vp_worker(void *arg)
 
 			if (q == STOP_TAG)
 				return NULL;
+			if (q >= DEV_TAG_BASE) {
+				pthread_mutex_lock(&vp->lock);
+				if (vp->cfg.ops->fd_event &&
+				    vp->cfg.ops->fd_event(vp->cfg.opaque, vp, q - DEV_TAG_BASE,
+							  ev[i].events) < 0)
+					vp_mark_broken(vp, "the driver broke a virtqueue");
+				pthread_mutex_unlock(&vp->lock);
+				continue;
+			}
+			if (q >= vp->cfg.nr_queues)
+				continue;
 			if (read(vp->q[q].kick_efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
 				continue;
 			pthread_mutex_lock(&vp->lock);

@@ -61,6 +61,11 @@ struct virtio_dev_ops {
 	void (*reset)(void *opaque);
 	/* The VM stops: flush what must be flushed. */
 	void (*shutdown)(void *opaque);
+	/*
+	 * A descriptor the device added with virtio_pci_watch_fd() is ready
+	 * (@events from epoll). Same context and return value as queue_notify.
+	 */
+	int (*fd_event)(void *opaque, struct virtio_pci *vp, uint32_t tag, uint32_t events);
 };
 
 struct virtio_pci_config {
@@ -134,6 +139,17 @@ void virtio_pci_destroy(struct virtio_pci *vp);
 struct virtq *virtio_pci_queue(struct virtio_pci *vp, unsigned int q);
 /* After pushing used buffers: interrupt the guest if the ring asks for it. */
 void virtio_pci_queue_done(struct virtio_pci *vp, unsigned int q);
+
+/*
+ * virtio_pci_watch_fd() - serve @fd (a TAP, a socket...) on the device's
+ * worker thread: when epoll reports @events (0: stop watching for now but
+ * keep it registered), ops->fd_event(@tag) runs. @tag < VP_MAX_DEV_TAG.
+ * Callable from any device callback (the worker) and before start.
+ */
+#define VP_MAX_DEV_TAG 0x10000
+int virtio_pci_watch_fd(struct virtio_pci *vp, int fd, uint32_t events, uint32_t tag);
+/* Stop watching @fd altogether. */
+void virtio_pci_unwatch_fd(struct virtio_pci *vp, int fd);
 
 /* The negotiated features (valid once live). */
 uint64_t virtio_pci_features(const struct virtio_pci *vp);
