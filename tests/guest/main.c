@@ -38,6 +38,7 @@ static const struct guest_test tests[] = {
 	{ "blk_intx", test_blk_intx },
 	{ "blk_event_idx", test_blk_event_idx },
 	{ "blk_indirect", test_blk_indirect },
+	{ "ticks", test_ticks },
 };
 
 const char *cmdline(const struct boot_params *bp)

@@ -292,10 +292,11 @@ Test(virtio_pci, device_fds_reach_the_worker)
 	cr_assert_eq(dev.last_tag, 7);
 	/* Events 0: registered but quiet (level-triggered input stays pending). */
 	cr_assert_eq(virtio_pci_watch_fd(&vp, p[0], 0, 7), 0);
+	nanosleep(&ts, NULL); /* an event epoll returned before the change may still run */
 	int seen = __atomic_load_n(&dev.fd_events, __ATOMIC_SEQ_CST);
 
-	nanosleep(&ts, NULL);
-	nanosleep(&ts, NULL);
+	for (int i = 0; i < 5; i++)
+		nanosleep(&ts, NULL);
 	cr_assert_eq(__atomic_load_n(&dev.fd_events, __ATOMIC_SEQ_CST), seen);
 	virtio_pci_stop(&vp);
 	virtio_pci_unwatch_fd(&vp, p[0]);
