@@ -245,6 +245,83 @@ CVM_EXPORT int cvm_vm_add_virtio_blk(cvm_vm *vm, const char *path, unsigned int 
 CVM_EXPORT int cvm_vm_add_disk(cvm_vm *vm, const cvm_blk_config *cfg);
 
 /**
+ * cvm_vm_set_rng() - turn the virtio-rng device on or off (on by default).
+ * @vm: the VM, not yet running.
+ * @enabled: non-zero for a virtio-rng device fed by getrandom(2).
+ *
+ * Returns: 0, -EBUSY after the VM has run.
+ */
+CVM_EXPORT int cvm_vm_set_rng(cvm_vm *vm, int enabled);
+
+/** Options for cvm_vm_add_net(). Initialise with CVM_NET_CONFIG_INIT. */
+typedef struct cvm_net_config {
+	/** sizeof(cvm_net_config); set by CVM_NET_CONFIG_INIT. */
+	size_t struct_size;
+	/** Create a TAP device with this IPv4 address on the host side ... */
+	const char *host_ip;
+	/** ... and this netmask (both needed, and CAP_NET_ADMIN). */
+	const char *netmask;
+	/** The guest's MAC "52:54:00:12:34:56"; NULL: a stable random local one. */
+	const char *mac;
+	/** Or attach the existing TAP device of this name ... */
+	const char *tap_name;
+	/** ... or this already open TAP descriptor (not closed by the VM); -1: none. */
+	int tap_fd;
+} cvm_net_config;
+
+/** Initialiser for cvm_net_config: nothing chosen yet (tap_fd -1). */
+#define CVM_NET_CONFIG_INIT                                                              \
+	{                                                                                \
+		.struct_size = sizeof(cvm_net_config), .host_ip = NULL, .netmask = NULL, \
+		.mac = NULL, .tap_name = NULL, .tap_fd = -1,                             \
+	}
+
+/**
+ * cvm_vm_add_net() - add a virtio-net device backed by a TAP device.
+ * @vm: the VM, not yet running.
+ * @cfg: exactly one of host_ip+netmask, tap_name or tap_fd.
+ *
+ * Returns: 0, -EINVAL (bad or conflicting options), -EPERM (creating or
+ * configuring a TAP needs CAP_NET_ADMIN), -ENODEV (no /dev/net/tun or no
+ * such TAP), -EBUSY after the VM has run.
+ */
+CVM_EXPORT int cvm_vm_add_net(cvm_vm *vm, const cvm_net_config *cfg);
+
+/** Options for cvm_vm_set_vsock(). Initialise with CVM_VSOCK_CONFIG_INIT. */
+typedef struct cvm_vsock_config {
+	/** sizeof(cvm_vsock_config); set by CVM_VSOCK_CONFIG_INIT. */
+	size_t struct_size;
+	/** The guest's context id, 3 or more. */
+	uint64_t cid;
+	/**
+	 * Host side (userspace device, Firecracker's scheme): a guest connection
+	 * to port P reaches the AF_UNIX socket "<uds_path>_P"; a host program
+	 * connects to <uds_path> and writes "CONNECT P\n" to reach guest port P.
+	 * NULL: "/tmp/cvm-vsock-<cid>.sock".
+	 */
+	const char *uds_path;
+} cvm_vsock_config;
+
+/** Initialiser for cvm_vsock_config: cid 0 (must be set). */
+#define CVM_VSOCK_CONFIG_INIT                                                        \
+	{                                                                            \
+		.struct_size = sizeof(cvm_vsock_config), .cid = 0, .uds_path = NULL, \
+	}
+
+/**
+ * cvm_vm_set_vsock() - add a virtio-vsock device.
+ * @vm: the VM, not yet running.
+ * @cfg: its options.
+ *
+ * Uses vhost-vsock where /dev/vhost-vsock exists, else a userspace device.
+ *
+ * Returns: 0, -EINVAL (cid below 3, or bad options), -EADDRINUSE (the cid
+ * or the socket path is in use), -EEXIST (set twice), -EBUSY after the VM
+ * has run.
+ */
+CVM_EXPORT int cvm_vm_set_vsock(cvm_vm *vm, const cvm_vsock_config *cfg);
+
+/**
  * cvm_vm_set_control_socket() - listen for control requests (stop, suspend,
  * resume, status; see <libcvm/control.h> and docs/control.md).
  * @vm: the VM, not yet running.

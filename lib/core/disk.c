@@ -33,6 +33,45 @@ int vm_setup_pci(struct cvm_vm *vm, struct cvm_errbuf *err)
 	return 0;
 }
 
+void vm_virtio_env(struct cvm_vm *vm, struct virtio_env *env)
+{
+	struct pci_intx *intx = &vm->intx[vm->nr_vdevs % CVM_MAX_VIRTIO_DEVS];
+
+	*intx = (struct pci_intx){ .vm = vm, .source = IRQ_SRC_PCI(vm->nr_vdevs) };
+	*env = (struct virtio_env){
+		.mem = &vm->mem,
+		.log = &vm->log,
+		.vm_fd = vm->vm_fd,
+		.router = &vm->router,
+		.set_intx = pci_set_intx,
+		.intx_ctx = intx,
+	};
+}
+
+int vm_add_virtio_dev(struct cvm_vm *vm, struct virtio_pci *vp, void *dev,
+		      void (*destroy)(void *dev))
+{
+	struct cvm_errbuf err = { "" };
+	int rc;
+
+	if (vm->nr_vdevs == CVM_MAX_VIRTIO_DEVS) {
+		destroy(dev);
+		return vm_error(vm, -ENOSPC, "no PCI slot left for %s", vp->cfg.name);
+	}
+	rc = virtio_pci_plug(vp, &vm->pci, &err);
+	if (rc) {
+		destroy(dev);
+		return vm_error(vm, rc, "%s", err.msg);
+	}
+	vm->vdevs[vm->nr_vdevs++] = (struct vm_virtio_dev){ vp, dev, destroy };
+	return 0;
+}
+
+static void blk_destroy_cb(void *dev)
+{
+	blk_dev_destroy(dev);
+}
+
 int cvm_vm_add_disk(cvm_vm *vm, const cvm_blk_config *ucfg)
 {
 	cvm_blk_config c = CVM_BLK_CONFIG_INIT;
@@ -64,28 +103,17 @@ int cvm_vm_add_disk(cvm_vm *vm, const cvm_blk_config *ucfg)
 		.serial = c.serial,
 	};
 	unsigned int queues = c.num_queues ? c.num_queues : vm->nr_vcpus;
+	struct virtio_env env;
 
-	struct pci_intx *intx = &vm->intx[vm->nr_disks];
-
-	*intx = (struct pci_intx){ .vm = vm, .source = IRQ_SRC_PCI(vm->nr_disks) };
-
-	struct virtio_env env = {
-		.mem = &vm->mem,
-		.log = &vm->log,
-		.vm_fd = vm->vm_fd,
-		.router = &vm->router,
-		.set_intx = pci_set_intx,
-		.intx_ctx = intx,
-	};
-
+	if (vm->nr_vdevs == CVM_MAX_VIRTIO_DEVS)
+		return vm_error(vm, -ENOSPC, "%s: no PCI slot left", c.path);
+	vm_virtio_env(vm, &env);
 	rc = blk_dev_create(&b, c.path, &o, vm->nr_disks, queues, &env, &err);
 	if (rc)
 		return vm_error(vm, rc, "%s", err.msg);
-	rc = virtio_pci_plug(&b->vp, &vm->pci, &err);
-	if (rc) {
-		blk_dev_destroy(b);
-		return vm_error(vm, rc, "%s", err.msg);
-	}
+	rc = vm_add_virtio_dev(vm, &b->vp, b, blk_destroy_cb);
+	if (rc)
+		return rc;
 	if (c.flags & CVM_BLK_ROOT)
 		vm->root_disk = (int)vm->nr_disks;
 	vm->disks[vm->nr_disks++] = b;
@@ -119,8 +147,8 @@ int vm_start_devices(struct cvm_vm *vm)
 {
 	struct cvm_errbuf err = { "" };
 
-	for (unsigned int i = 0; i < vm->nr_disks; i++) {
-		int rc = virtio_pci_start(&vm->disks[i]->vp, &err);
+	for (unsigned int i = 0; i < vm->nr_vdevs; i++) {
+		int rc = virtio_pci_start(vm->vdevs[i].vp, &err);
 
 		if (rc)
 			return vm_error(vm, rc, "%s", err.msg);
@@ -130,14 +158,15 @@ int vm_start_devices(struct cvm_vm *vm)
 
 void vm_stop_devices(struct cvm_vm *vm)
 {
-	for (unsigned int i = 0; i < vm->nr_disks; i++)
-		virtio_pci_stop(&vm->disks[i]->vp);
+	for (unsigned int i = 0; i < vm->nr_vdevs; i++)
+		virtio_pci_stop(vm->vdevs[i].vp);
 }
 
 void vm_destroy_devices(struct cvm_vm *vm)
 {
-	for (unsigned int i = 0; i < vm->nr_disks; i++)
-		blk_dev_destroy(vm->disks[i]);
+	for (unsigned int i = 0; i < vm->nr_vdevs; i++)
+		vm->vdevs[i].destroy(vm->vdevs[i].dev);
+	vm->nr_vdevs = 0;
 	vm->nr_disks = 0;
 	if (vm->pci_ready) {
 		pci_bus_destroy(&vm->pci);

@@ -22,6 +22,7 @@
 
 #define CVM_NR_SERIAL 4
 #define CVM_MAX_DISKS 16
+#define CVM_MAX_VIRTIO_DEVS 31 /* PCI slots 1..31 */
 /* The window for PCI memory BARs: the hole below 4 GiB, up to the IOAPIC. */
 #define CVM_PCI_MMIO_START 0xc0000000ULL
 #define CVM_PCI_MMIO_END 0xfec00000ULL
@@ -64,6 +65,15 @@ struct pci_intx {
 	uint8_t source;
 };
 
+/* A virtio device of the VM: its transport and how to free the device. */
+struct vm_virtio_dev {
+	struct virtio_pci *vp;
+	void *dev;
+	void (*destroy)(void *dev);
+};
+
+struct virtio_env;
+
 struct cvm_vm {
 	struct cvm_logger log;
 	uint32_t mem_mib;
@@ -86,8 +96,10 @@ struct cvm_vm {
 	uint32_t irq_sources[16]; /* per legacy IRQ line: bitmask of asserting devices */
 	struct irq_router router;
 	struct pci_bus pci;
-	struct blk_dev *disks[CVM_MAX_DISKS];
-	struct pci_intx intx[CVM_MAX_DISKS];
+	struct vm_virtio_dev vdevs[CVM_MAX_VIRTIO_DEVS]; /* every virtio device, in PCI order */
+	unsigned int nr_vdevs;
+	struct pci_intx intx[CVM_MAX_VIRTIO_DEVS];
+	struct blk_dev *disks[CVM_MAX_DISKS]; /* the block devices among them */
 	unsigned int nr_disks;
 	int root_disk; /* index in disks[], -1 when none */
 	bool pci_ready;
@@ -145,6 +157,15 @@ void vcpus_stop_and_join(struct cvm_vm *vm);
 /* Park every vCPU outside KVM_RUN (-EALREADY when suspended) / let them run again. */
 int vcpus_pause(struct cvm_vm *vm);
 int vcpus_resume(struct cvm_vm *vm);
+
+/*
+ * Adding a virtio device: vm_virtio_env() gives what its constructor needs
+ * (INTx wiring for the next PCI function included); vm_add_virtio_dev()
+ * plugs it into the PCI bus and takes ownership (on failure too).
+ */
+void vm_virtio_env(struct cvm_vm *vm, struct virtio_env *env);
+int vm_add_virtio_dev(struct cvm_vm *vm, struct virtio_pci *vp, void *dev,
+		      void (*destroy)(void *dev));
 
 /* PCI and virtio devices: the bus at creation, workers around the run. */
 int vm_setup_pci(struct cvm_vm *vm, struct cvm_errbuf *err);
