@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -36,10 +37,13 @@ static void on_stop_signal(int sig)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (last_sigint_s && now.tv_sec - last_sigint_s <= 1) {
 			static const char msg[] = "\ncvm: forced exit\n";
+			struct pollfd p = { .fd = STDERR_FILENO, .events = POLLOUT };
 
 			if (have_tio)
 				tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
-			if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+			/* Say so only if stderr can take it now: a forced exit never waits. */
+			if (poll(&p, 1, 0) == 1 && (p.revents & POLLOUT) &&
+			    write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
 				_exit(130);
 			_exit(130);
 		}
@@ -200,6 +204,38 @@ static int run(const struct cvm_opts *o)
 		}
 	}
 
+	if (o->rng >= 0) {
+		rc = cvm_vm_set_rng(vm, o->rng);
+		if (rc < 0) {
+			report(vm, rc, "virtio-rng");
+			goto out;
+		}
+	}
+	if (o->host_ip || o->netmask || o->mac || o->tap_name || o->tap_fd >= 0) {
+		cvm_net_config net = CVM_NET_CONFIG_INIT;
+
+		net.host_ip = o->host_ip;
+		net.netmask = o->netmask;
+		net.mac = o->mac;
+		net.tap_name = o->tap_name;
+		net.tap_fd = o->tap_fd;
+		rc = cvm_vm_add_net(vm, &net);
+		if (rc < 0) {
+			report(vm, rc, "virtio-net");
+			goto out;
+		}
+	}
+	if (o->cid || o->vsock_uds) {
+		cvm_vsock_config vs = CVM_VSOCK_CONFIG_INIT;
+
+		vs.cid = o->cid;
+		vs.uds_path = o->vsock_uds;
+		rc = cvm_vm_set_vsock(vm, &vs);
+		if (rc < 0) {
+			report(vm, rc, "virtio-vsock");
+			goto out;
+		}
+	}
 	if (o->socket) {
 		rc = cvm_vm_set_control_socket(vm, o->socket);
 		if (rc < 0) {
@@ -254,7 +290,10 @@ static void print_status(const char *json)
 		if (!p)
 			continue;
 		p += strlen(pat);
-		printf("%-11s %.*s\n", keys[i], (int)strcspn(p, ",}"), p);
+		if (*p == '"')
+			printf("%-11s %.*s\n", keys[i], (int)strcspn(p + 1, "\""), p + 1);
+		else
+			printf("%-11s %.*s\n", keys[i], (int)strcspn(p, ",}"), p);
 	}
 	for (const char *d = strstr(json, "{\"type\":"); d; d = strstr(d + 1, "{\"type\":"))
 		printf("device      %.*s\n", (int)strcspn(d, "}") + 1, d);
@@ -262,7 +301,7 @@ static void print_status(const char *json)
 
 static int control(const struct cvm_opts *o)
 {
-	char reply[8192];
+	static char reply[65536]; /* the protocol's largest reply */
 	int rc;
 
 	switch (o->cmd) {

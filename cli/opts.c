@@ -61,6 +61,14 @@ const char cvm_opts_run_usage[] =
 	"      --cpuid-disable LIST hide these CPUID features from the guest\n"
 	"                           (comma-separated names, e.g. cx16,xsave)\n"
 	"      --log-level LEVEL    error, warn, info (default) or debug\n"
+	"      --rng, --no-rng      a virtio-rng device (default: on)\n"
+	"      --host_ip A          virtio-net over a new TAP device with host address A\n"
+	"      --netmask M          ... and netmask M (both needed; CAP_NET_ADMIN)\n"
+	"      --mac X              the guest's MAC (default: stable, locally administered)\n"
+	"      --tap-name T         virtio-net over the existing TAP device T\n"
+	"      --tap-fd N           virtio-net over the open TAP descriptor N\n"
+	"      --cid N              a virtio-vsock device with guest context id N (>= 3)\n"
+	"      --vsock-uds PATH     its host socket (default /tmp/cvm-vsock-<cid>.sock)\n"
 	"  -s, --socket PATH        control socket (cvm stop/suspend/resume/status);\n"
 	"                           a directory means PATH/cvm.<pid>.sock\n"
 	"  -v, --verbose            same as --log-level debug\n"
@@ -71,6 +79,15 @@ enum {
 	OPT_CPUID_DISABLE,
 	OPT_LOG_LEVEL,
 	OPT_RWDISK,
+	OPT_RNG,
+	OPT_NO_RNG,
+	OPT_HOST_IP,
+	OPT_NETMASK,
+	OPT_MAC,
+	OPT_TAP_NAME,
+	OPT_TAP_FD,
+	OPT_CID,
+	OPT_VSOCK_UDS,
 };
 
 static const struct option long_options[] = {
@@ -82,6 +99,16 @@ static const struct option long_options[] = {
 	{ "disk", required_argument, NULL, 'd' },
 	{ "rwdisk", required_argument, NULL, OPT_RWDISK },
 	{ "socket", required_argument, NULL, 's' },
+	{ "rng", no_argument, NULL, OPT_RNG },
+	{ "no-rng", no_argument, NULL, OPT_NO_RNG },
+	{ "host_ip", required_argument, NULL, OPT_HOST_IP },
+	{ "host-ip", required_argument, NULL, OPT_HOST_IP },
+	{ "netmask", required_argument, NULL, OPT_NETMASK },
+	{ "mac", required_argument, NULL, OPT_MAC },
+	{ "tap-name", required_argument, NULL, OPT_TAP_NAME },
+	{ "tap-fd", required_argument, NULL, OPT_TAP_FD },
+	{ "cid", required_argument, NULL, OPT_CID },
+	{ "vsock-uds", required_argument, NULL, OPT_VSOCK_UDS },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "cpuid-disable", required_argument, NULL, OPT_CPUID_DISABLE },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
@@ -136,6 +163,20 @@ static const char *option_name(int val)
 		return "-i/--initrd";
 	case 's':
 		return "-s/--socket";
+	case OPT_HOST_IP:
+		return "--host_ip";
+	case OPT_NETMASK:
+		return "--netmask";
+	case OPT_MAC:
+		return "--mac";
+	case OPT_TAP_NAME:
+		return "--tap-name";
+	case OPT_TAP_FD:
+		return "--tap-fd";
+	case OPT_CID:
+		return "--cid";
+	case OPT_VSOCK_UDS:
+		return "--vsock-uds";
 	case 'r':
 		return "-r/--root";
 	case 'd':
@@ -428,6 +469,8 @@ static int parse_run(struct cvm_opts *o, int argc, char **argv, char *err, size_
 	int c;
 
 	o->cmd = OPTS_CMD_RUN;
+	o->rng = -1;
+	o->tap_fd = -1;
 	opterr = 0;
 	optind = 0; /* glibc: start afresh, so that the parser can run again */
 	while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
@@ -468,6 +511,43 @@ static int parse_run(struct cvm_opts *o, int argc, char **argv, char *err, size_
 				return usage_err(err, errlen, "-s/--socket: empty path");
 			o->socket = arg;
 			break;
+		case OPT_RNG:
+		case OPT_NO_RNG:
+			o->rng = c == OPT_RNG;
+			break;
+		case OPT_HOST_IP:
+		case OPT_NETMASK:
+		case OPT_MAC:
+		case OPT_TAP_NAME:
+		case OPT_VSOCK_UDS: {
+			const char **slot = c == OPT_HOST_IP  ? &o->host_ip :
+					    c == OPT_NETMASK  ? &o->netmask :
+					    c == OPT_MAC      ? &o->mac :
+					    c == OPT_TAP_NAME ? &o->tap_name :
+								&o->vsock_uds;
+
+			if (*arg == '\0')
+				return usage_err(err, errlen, "%s: empty value", option_name(c));
+			*slot = arg;
+			break;
+		}
+		case OPT_TAP_FD:
+		case OPT_CID: {
+			char *end;
+			unsigned long long v;
+
+			errno = 0;
+			v = strtoull(arg, &end, 10);
+			if (errno || end == arg || *end || arg[0] == '-' ||
+			    (c == OPT_TAP_FD && v > 65535) || (c == OPT_CID && v > 0xffffffffULL))
+				return usage_err(err, errlen, "%s: '%s' is not a valid number",
+						 option_name(c), arg);
+			if (c == OPT_TAP_FD)
+				o->tap_fd = (int)v;
+			else
+				o->cid = v;
+			break;
+		}
 		case OPT_SERIAL:
 			/* More than 4 means a duplicate: finish_serial() would say so. */
 			if (o->nserial == OPTS_SERIAL_PORTS)

@@ -86,7 +86,13 @@ struct cvm_opts {
 	struct opts_disk disks[OPTS_MAX_DISKS];
 	unsigned int ndisks;
 	const char *socket; /* run -s PATH, or the SOCKET of a control command (argv) */
-	bool json;	    /* status --json */
+	int rng;	    /* -1: default (on), 0: --no-rng, 1: --rng */
+	/* One virtio-net device: --host_ip/--netmask/--mac, or --tap-name, or --tap-fd. */
+	const char *host_ip, *netmask, *mac, *tap_name;
+	int tap_fd;	       /* -1 when not given */
+	uint64_t cid;	       /* --cid, 0 when not given */
+	const char *vsock_uds; /* --vsock-uds PATH */
+	bool json;	       /* status --json */
 };
 
 /*

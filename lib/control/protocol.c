@@ -58,7 +58,7 @@ static const struct {
 } errnames[] = {
 	{ -EINVAL, "EINVAL" },	   { -EPROTO, "EPROTO" }, { -E2BIG, "E2BIG" },
 	{ -EALREADY, "EALREADY" }, { -EBUSY, "EBUSY" },	  { -ENOTSUP, "ENOTSUP" },
-	{ -EIO, "EIO" },
+	{ -EIO, "EIO" },	   { -ENOSPC, "ENOSPC" },
 };
 
 const char *ctl_errno_name(int rc)

@@ -207,7 +207,8 @@ static int execute(struct cvm_vm *vm, int cmd, char *out, size_t size)
 static void serve(struct cvm_vm *vm, int ep, int i, uint32_t events)
 {
 	struct ctl_server *s = vm->ctl;
-	char req[CTL_MAX_REQUEST + 1], payload[8192], reply[8400];
+	char req[CTL_MAX_REQUEST + 1], *payload = s->payload, *reply = s->reply;
+	const size_t payload_size = sizeof(s->payload), reply_size = sizeof(s->reply);
 	struct iovec iov = { .iov_base = req, .iov_len = sizeof(req) };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n = recvmsg(s->clients[i], &msg, MSG_DONTWAIT);
@@ -219,15 +220,16 @@ static void serve(struct cvm_vm *vm, int ep, int i, uint32_t events)
 		drop_client(s, ep, i); /* gone */
 		return;
 	}
-	cmd = ctl_parse(req, (size_t)n, msg.msg_flags & MSG_TRUNC, payload, sizeof(payload));
-	rc = cmd < 0 ? cmd : execute(vm, cmd, payload, sizeof(payload));
+	s->last_used[i] = ++s->requests;
+	cmd = ctl_parse(req, (size_t)n, msg.msg_flags & MSG_TRUNC, payload, payload_size);
+	rc = cmd < 0 ? cmd : execute(vm, cmd, payload, payload_size);
 	if (rc)
-		len = snprintf(reply, sizeof(reply), CTL_PREFIX " ERR %s %s", ctl_errno_name(rc),
+		len = snprintf(reply, reply_size, CTL_PREFIX " ERR %s %s", ctl_errno_name(rc),
 			       payload);
 	else
-		len = snprintf(reply, sizeof(reply), CTL_PREFIX " OK %s", payload);
-	if (len >= (int)sizeof(reply))
-		len = sizeof(reply) - 1;
+		len = snprintf(reply, reply_size, CTL_PREFIX " OK %s", payload);
+	if (len >= (int)reply_size)
+		len = (int)reply_size - 1;
 	/* A client that does not read its replies is dropped, never waited for. */
 	if (send(s->clients[i], reply, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) != len)
 		drop_client(s, ep, i);
@@ -256,11 +258,16 @@ void ctl_server_event(struct cvm_vm *vm, int ep, uint32_t tag, uint32_t events)
 		for (i = 0; i < CTL_MAX_CLIENTS && s->clients[i] >= 0; i++)
 			;
 		if (i == CTL_MAX_CLIENTS) {
-			static const char busy[] = CTL_PREFIX " ERR EBUSY too many clients";
-
-			send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-			close(fd);
-			continue;
+			/*
+			 * Full: the client idle the longest makes room, so that
+			 * connections that say nothing can never lock out a stop.
+			 */
+			i = 0;
+			for (int j = 1; j < CTL_MAX_CLIENTS; j++) {
+				if (s->last_used[j] < s->last_used[i])
+					i = j;
+			}
+			drop_client(s, ep, i);
 		}
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP,
 					  .data.u32 = CTL_TAG_CLIENT + (uint32_t)i };
@@ -270,5 +277,6 @@ void ctl_server_event(struct cvm_vm *vm, int ep, uint32_t tag, uint32_t events)
 			continue;
 		}
 		s->clients[i] = fd;
+		s->last_used[i] = ++s->requests;
 	}
 }

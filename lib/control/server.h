@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "control/protocol.h"
 #include "util/err.h"
 
 #define CTL_MAX_CLIENTS 16
@@ -25,6 +26,9 @@ struct ctl_server {
 	dev_t dev;
 	ino_t ino;
 	int clients[CTL_MAX_CLIENTS];
+	uint64_t last_used[CTL_MAX_CLIENTS]; /* request counter at the client's last activity */
+	uint64_t requests;
+	char payload[CTL_MAX_REPLY], reply[CTL_MAX_REPLY + 64]; /* one reply at a time */
 };
 
 /*

@@ -155,6 +155,8 @@ int cvm_vm_run(cvm_vm *vm, enum cvm_exit_reason *reason)
 
 	rc = vm_setup_legacy_devices(vm);
 	if (!rc)
+		rc = vm_setup_default_devices(vm);
+	if (!rc)
 		rc = prepare_boot(vm);
 	if (!rc)
 		rc = vm_start_devices(vm);

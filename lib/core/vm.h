@@ -101,7 +101,10 @@ struct cvm_vm {
 	struct pci_intx intx[CVM_MAX_VIRTIO_DEVS];
 	struct blk_dev *disks[CVM_MAX_DISKS]; /* the block devices among them */
 	unsigned int nr_disks;
-	int root_disk; /* index in disks[], -1 when none */
+	int root_disk;	   /* index in disks[], -1 when none */
+	bool rng_disabled; /* --no-rng */
+	void *rng;	   /* the virtio-rng device, once added */
+	void *vsock;	   /* the virtio-vsock device, once added */
 	bool pci_ready;
 
 	bool kernel_loaded;
@@ -166,6 +169,9 @@ int vcpus_resume(struct cvm_vm *vm);
 void vm_virtio_env(struct cvm_vm *vm, struct virtio_env *env);
 int vm_add_virtio_dev(struct cvm_vm *vm, struct virtio_pci *vp, void *dev,
 		      void (*destroy)(void *dev));
+
+/* Devices every VM gets unless told otherwise (virtio-rng), added at run start. */
+int vm_setup_default_devices(struct cvm_vm *vm);
 
 /* PCI and virtio devices: the bus at creation, workers around the run. */
 int vm_setup_pci(struct cvm_vm *vm, struct cvm_errbuf *err);
