@@ -174,6 +174,20 @@ static int run(const struct cvm_opts *o)
 		vm = NULL;
 		goto out;
 	}
+	/*
+	 * From here on SIGINT/SIGTERM stop the VM in order, also before it runs
+	 * (cvm_vm_stop() then makes cvm_vm_run() return at once): a signal that
+	 * comes as soon as the control socket appears must not kill cvm and
+	 * leave the socket behind.
+	 */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	running_vm = vm;
+	if (set_handler(SIGINT, on_stop_signal) < 0 || set_handler(SIGTERM, on_stop_signal) < 0) {
+		fprintf(stderr, "cvm: error: sigaction: %s\n", strerror(errno));
+		goto out;
+	}
 	rc = cvm_vm_set_kernel(vm, o->kernel, o->params);
 	if (rc < 0) {
 		report(vm, rc, o->kernel);
@@ -247,30 +261,20 @@ static int run(const struct cvm_opts *o)
 	if (tcgetattr(STDIN_FILENO, &saved_tio) == 0)
 		have_tio = 1;
 
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
-	running_vm = vm;
-	if (set_handler(SIGINT, on_stop_signal) < 0 || set_handler(SIGTERM, on_stop_signal) < 0) {
-		fprintf(stderr, "cvm: error: sigaction: %s\n", strerror(errno));
-		goto out;
-	}
-
 	rc = cvm_vm_run(vm, &reason);
-
-	/* No handler may touch the VM once it is being destroyed. */
-	sigprocmask(SIG_BLOCK, &stop_signals, NULL);
-	running_vm = NULL;
-	set_handler(SIGINT, SIG_DFL);
-	set_handler(SIGTERM, SIG_DFL);
-
 	if (rc < 0 || reason == CVM_EXIT_ERROR) {
 		report(vm, rc < 0 ? rc : -EIO, "the VM failed");
 		goto out;
 	}
 	status = OPTS_EXIT_OK;
 out:
-	running_vm = NULL;
+	/* No handler may touch the VM once it is being destroyed. */
+	if (vm) {
+		sigprocmask(SIG_BLOCK, &stop_signals, NULL);
+		running_vm = NULL;
+		set_handler(SIGINT, SIG_DFL);
+		set_handler(SIGTERM, SIG_DFL);
+	}
 	cvm_vm_destroy(vm);
 	close_ports(ports, nports);
 	return status;
