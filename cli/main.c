@@ -239,7 +239,7 @@ static int run(const struct cvm_opts *o)
 			goto out;
 		}
 	}
-	if (o->cid || o->vsock_uds) {
+	if (o->cid_given || o->vsock_uds) {
 		cvm_vsock_config vs = CVM_VSOCK_CONFIG_INIT;
 
 		vs.cid = o->cid;

@@ -542,10 +542,12 @@ static int parse_run(struct cvm_opts *o, int argc, char **argv, char *err, size_
 			    (c == OPT_TAP_FD && v > 65535) || (c == OPT_CID && v > 0xffffffffULL))
 				return usage_err(err, errlen, "%s: '%s' is not a valid number",
 						 option_name(c), arg);
-			if (c == OPT_TAP_FD)
+			if (c == OPT_TAP_FD) {
 				o->tap_fd = (int)v;
-			else
+			} else {
 				o->cid = v;
+				o->cid_given = true;
+			}
 			break;
 		}
 		case OPT_SERIAL:

@@ -90,7 +90,8 @@ struct cvm_opts {
 	/* One virtio-net device: --host_ip/--netmask/--mac, or --tap-name, or --tap-fd. */
 	const char *host_ip, *netmask, *mac, *tap_name;
 	int tap_fd;	       /* -1 when not given */
-	uint64_t cid;	       /* --cid, 0 when not given */
+	uint64_t cid;	       /* --cid */
+	bool cid_given;	       /* --cid was on the command line (0 is given, and refused) */
 	const char *vsock_uds; /* --vsock-uds PATH */
 	bool json;	       /* status --json */
 };

@@ -313,7 +313,9 @@ typedef struct cvm_vsock_config {
  * @vm: the VM, not yet running.
  * @cfg: its options.
  *
- * Uses vhost-vsock where /dev/vhost-vsock exists, else a userspace device.
+ * The device runs in userspace (its host side is the AF_UNIX scheme above);
+ * the in-kernel vhost-vsock backend is not used yet. The CID is locked for
+ * this VM's lifetime: another VM on this host asking for it is refused.
  *
  * Returns: 0, -EINVAL (cid below 3, or bad options), -EADDRINUSE (the cid
  * or the socket path is in use), -EEXIST (set twice), -EBUSY after the VM

@@ -201,6 +201,7 @@ int cvm_vm_create(cvm_vm **out, const cvm_vm_config *ucfg)
 	vm->kvm_fd = vm->vm_fd = vm->stop_efd = vm->wake_efd = -1;
 	vm->mem.memfd = -1;
 	vm->root_disk = -1;
+	vm->vsock_cid_lock = -1;
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_mutex_init(&vm->irq_lock, NULL);
 	pthread_mutex_init(&vm->pause_lock, NULL);
@@ -348,6 +349,8 @@ void cvm_vm_destroy(cvm_vm *vm)
 	vm_destroy_legacy_devices(vm);
 	vm_destroy_devices(vm);
 	ctl_server_close(vm->ctl);
+	if (vm->vsock_cid_lock >= 0)
+		close(vm->vsock_cid_lock);
 	if (vm->vcpus) {
 		for (unsigned int i = 0; i < vm->nr_vcpus; i++)
 			vcpu_destroy(&vm->vcpus[i]);

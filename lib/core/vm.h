@@ -101,10 +101,11 @@ struct cvm_vm {
 	struct pci_intx intx[CVM_MAX_VIRTIO_DEVS];
 	struct blk_dev *disks[CVM_MAX_DISKS]; /* the block devices among them */
 	unsigned int nr_disks;
-	int root_disk;	   /* index in disks[], -1 when none */
-	bool rng_disabled; /* --no-rng */
-	void *rng;	   /* the virtio-rng device, once added */
-	void *vsock;	   /* the virtio-vsock device, once added */
+	int root_disk;	    /* index in disks[], -1 when none */
+	bool rng_disabled;  /* --no-rng */
+	void *rng;	    /* the virtio-rng device, once added */
+	void *vsock;	    /* the virtio-vsock device, once added */
+	int vsock_cid_lock; /* holds the CID's abstract socket name, or -1 */
 	bool pci_ready;
 
 	bool kernel_loaded;

@@ -450,6 +450,13 @@ void virtio_pci_unwatch_fd(struct virtio_pci *vp, int fd)
 	epoll_ctl(vp->ep_fd, EPOLL_CTL_DEL, fd, NULL);
 }
 
+void virtio_pci_config_changed(struct virtio_pci *vp)
+{
+	vp->config_gen++;
+	if (vp->status & VIRTIO_CONFIG_S_DRIVER_OK)
+		vp_interrupt(vp, -1);
+}
+
 uint64_t virtio_pci_features(const struct virtio_pci *vp)
 {
 	return vp->drv_features;

@@ -151,6 +151,13 @@ int virtio_pci_watch_fd(struct virtio_pci *vp, int fd, uint32_t events, uint32_t
 /* Stop watching @fd altogether. */
 void virtio_pci_unwatch_fd(struct virtio_pci *vp, int fd);
 
+/*
+ * virtio_pci_config_changed() - the device configuration changed (a link
+ * went down...): bump config_generation and send the configuration
+ * interrupt. For device callbacks, which run with the transport lock held.
+ */
+void virtio_pci_config_changed(struct virtio_pci *vp);
+
 /* The negotiated features (valid once live). */
 uint64_t virtio_pci_features(const struct virtio_pci *vp);
 

@@ -159,5 +159,18 @@ void test_blk_event_idx(const struct boot_params *bp);
 void test_blk_indirect(const struct boot_params *bp);
 /* t_ticks.c */
 void test_ticks(const struct boot_params *bp);
+/* t_vsock.c */
+void test_vsock_echo_out(const struct boot_params *bp);
+void test_vsock_echo_in(const struct boot_params *bp);
+void test_vsock_stall(const struct boot_params *bp);
+/* t_rng.c */
+void test_rng(const struct boot_params *bp);
+void test_rng_absent(const struct boot_params *bp);
+/* t_net.c */
+void test_net(const struct boot_params *bp);
+void test_net_tso(const struct boot_params *bp);
+void test_net_mrg(const struct boot_params *bp);
+void test_net_link(const struct boot_params *bp);
+void test_net_bench(const struct boot_params *bp);
 
 #endif

@@ -39,6 +39,16 @@ static const struct guest_test tests[] = {
 	{ "blk_event_idx", test_blk_event_idx },
 	{ "blk_indirect", test_blk_indirect },
 	{ "ticks", test_ticks },
+	{ "vsock_echo_out", test_vsock_echo_out },
+	{ "vsock_echo_in", test_vsock_echo_in },
+	{ "vsock_stall", test_vsock_stall },
+	{ "net", test_net },
+	{ "net_tso", test_net_tso },
+	{ "net_mrg", test_net_mrg },
+	{ "net_link", test_net_link },
+	{ "net_bench", test_net_bench },
+	{ "rng", test_rng },
+	{ "rng_absent", test_rng_absent },
 };
 
 const char *cmdline(const struct boot_params *bp)

@@ -296,6 +296,29 @@ Test(opts, disks)
 	      "13", "-d", "14", "-d", "15", "-d", "16", "-d", "17", "k");
 }
 
+/* Devices: rng, net, vsock */
+
+Test(opts, device_options)
+{
+	OK("run", "k");
+	cr_assert_eq(opts.rng, -1, "rng left to the library's default");
+	cr_assert_eq(opts.tap_fd, -1);
+	cr_assert_not(opts.cid_given);
+	OK("run", "--no-rng", "--cid", "0", "--tap-fd", "7", "--host_ip", "10.0.0.1", "k");
+	cr_assert_eq(opts.rng, 0);
+	cr_assert(opts.cid_given, "--cid 0 is given (and the library refuses it)");
+	cr_assert_eq(opts.cid, 0);
+	cr_assert_eq(opts.tap_fd, 7);
+	cr_assert_str_eq(opts.host_ip, "10.0.0.1");
+	OK("run", "--rng", "--host-ip=10.0.0.2", "--netmask", "255.255.255.0", "k");
+	cr_assert_eq(opts.rng, 1);
+	cr_assert_str_eq(opts.host_ip, "10.0.0.2");
+	FAILS("--cid: 'x' is not a valid number", "run", "--cid", "x", "k");
+	FAILS("--cid: '-3' is not a valid number", "run", "--cid", "-3", "k");
+	FAILS("--tap-fd: '70000' is not a valid number", "run", "--tap-fd", "70000", "k");
+	FAILS("--mac: empty value", "run", "--mac", "", "k");
+}
+
 /* --cpuid-disable */
 
 Test(opts, cpuid_disable)
