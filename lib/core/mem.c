@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -100,6 +101,29 @@ int gmem_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len)
 	if (!p)
 		return -EFAULT;
 	memcpy(dst, p, len);
+	return 0;
+}
+
+int gmem_zero(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	uint8_t *p = gmem_ptr(m, gpa, len);
+	const uint64_t page = 4096;
+
+	if (!p)
+		return -EFAULT;
+	if (len == 0)
+		return 0;
+
+	uint64_t off = (uint64_t)(p - m->base); /* the same offset in the memfd */
+	uint64_t start = (off + page - 1) & ~(page - 1), end = (off + len) & ~(page - 1);
+
+	if (start >= end || fallocate(m->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				      (off_t)start, (off_t)(end - start))) {
+		memset(p, 0, len); /* small, or no hole punching: plain writes */
+		return 0;
+	}
+	memset(p, 0, start - off);
+	memset(m->base + end, 0, off + len - end);
 	return 0;
 }
 

@@ -49,6 +49,13 @@ void *gmem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 int gmem_write(const struct guest_mem *m, uint64_t gpa, const void *src, uint64_t len);
 int gmem_read(const struct guest_mem *m, uint64_t gpa, void *dst, uint64_t len);
 
+/*
+ * gmem_zero() - zero [gpa, gpa + len): whole pages by punching a hole in the
+ * memfd (no page is touched, untouched pages stay unallocated), the partial
+ * pages at either end with memset. -EFAULT when the range is not all RAM.
+ */
+int gmem_zero(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+
 /* Top of the low region (end of RAM below 3 GiB). */
 uint64_t gmem_low_end(const struct guest_mem *m);
 

@@ -271,7 +271,8 @@ int loader_load_elf(const struct guest_mem *m, const struct loader_file *f, stru
 		rc = loader_file_read(f, s->offset, dst, s->filesz, err);
 		if (rc)
 			goto out;
-		memset(dst + s->filesz, 0, s->memsz - s->filesz);
+		/* BSS: fresh guest RAM pages stay unallocated until the guest uses them. */
+		gmem_zero(m, s->paddr + s->filesz, s->memsz - s->filesz);
 	}
 
 	/* Sorted by address: the first starts lowest; the ends need a max. */

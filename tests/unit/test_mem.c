@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <string.h>
 
 #include "core/mem.h"
 
@@ -50,4 +51,25 @@ Test(mem, bad_sizes)
 	cr_assert_eq(gmem_create(&m, 0, &e), -EINVAL);
 	cr_assert_eq(gmem_create(&m, GMEM_MIB + 1, &e), -EINVAL);
 	cr_assert(strstr(e.msg, "1 MiB") != NULL, "%s", e.msg);
+}
+
+Test(mem, zero_punches_whole_pages_and_clears_edges)
+{
+	struct guest_mem m;
+
+	cr_assert_eq(gmem_create(&m, 16 * GMEM_MIB, NULL), 0);
+	memset(m.base, 0xaa, 3 * 4096 * 4);
+	/* From the middle of page 1 to the middle of page 6. */
+	cr_assert_eq(gmem_zero(&m, 4096 + 100, 5 * 4096), 0);
+	cr_assert_eq(m.base[4096 + 99], 0xaa, "byte before the range kept");
+	for (uint64_t i = 4096 + 100; i < 6 * 4096 + 100; i++)
+		cr_assert_eq(m.base[i], 0, "byte %llu not zeroed", (unsigned long long)i);
+	cr_assert_eq(m.base[6 * 4096 + 100], 0xaa, "byte after the range kept");
+	/* Small ranges inside one page. */
+	cr_assert_eq(gmem_zero(&m, 8 * 4096 + 5, 10), 0);
+	cr_assert_eq(m.base[8 * 4096 + 4], 0xaa);
+	cr_assert_eq(m.base[8 * 4096 + 5], 0);
+	cr_assert_eq(m.base[8 * 4096 + 15], 0xaa);
+	cr_assert_eq(gmem_zero(&m, 16 * GMEM_MIB - 10, 20), -EFAULT);
+	gmem_destroy(&m);
 }
