@@ -228,12 +228,6 @@ static bool tap_dead_errno(int e)
 	return e == EBADFD || e == ENXIO || e == ENODEV || e == EPIPE;
 }
 
-/* Undo the last @nr vq_pop()s: those chains stay available (the guest cannot take them back). */
-static void vq_unpop(struct virtq *q, unsigned int nr)
-{
-	q->last_avail = (uint16_t)(q->last_avail - nr);
-}
-
 /*
  * Deliver the frame in rxbuf. Returns 1 when it is gone (delivered or
  * dropped), 0 when it waits for more receive buffers, -EPROTO for a broken ring.

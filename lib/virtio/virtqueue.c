@@ -317,6 +317,11 @@ int vq_pop(struct virtq *q, struct vq_chain *c, struct cvm_errbuf *err)
 	return 1;
 }
 
+void vq_unpop(struct virtq *q, unsigned int nr)
+{
+	q->last_avail = (uint16_t)(q->last_avail - nr);
+}
+
 int vq_push(struct virtq *q, uint16_t head, uint32_t written)
 {
 	uint8_t *used = ring_used(q);

@@ -83,6 +83,13 @@ int vq_init(struct virtq *q, const struct guest_mem *m, uint16_t size, uint64_t 
 int vq_pop(struct virtq *q, struct vq_chain *c, struct cvm_errbuf *err);
 
 /*
+ * vq_unpop() - undo the last @nr vq_pop()s that were not pushed: those
+ * chains are taken again by the next vq_pop()s, in the same order. Safe
+ * because a driver never takes back a buffer it made available.
+ */
+void vq_unpop(struct virtq *q, unsigned int nr);
+
+/*
  * vq_push() - return chain @head with @written bytes written by the device.
  * Returns 0 or -EPROTO if @head is out of range.
  */

@@ -1121,3 +1121,27 @@ Test(vq_copy, each_side_only_sees_its_buffers)
 	cr_assert_eq(buf[256], 0);
 	tvq_teardown(&t);
 }
+
+Test(vq_pop, unpop_gives_the_same_chains_again)
+{
+	struct tvq t;
+	struct cvm_errbuf e = { "" };
+
+	tvq_setup(&t, MEM16, 8, false, false);
+	tvq_start_at(&t, 65535); /* across the 16-bit wrap */
+	tvq_desc(&t, TVQ_DESC, 2, BUF(0), 16, W, 0);
+	tvq_desc(&t, TVQ_DESC, 6, BUF(1), 32, W, 0);
+	tvq_post(&t, 2);
+	tvq_post(&t, 6);
+	tvq_expect_chain(&t, 2, 1, 0);
+	tvq_expect_chain(&t, 6, 1, 0);
+	cr_assert(!vq_has_work(&t.q));
+	vq_unpop(&t.q, 2);
+	cr_assert(vq_has_work(&t.q));
+	tvq_expect_chain(&t, 2, 1, 0);
+	vq_unpop(&t.q, 1);
+	tvq_expect_chain(&t, 2, 1, 0);
+	tvq_expect_chain(&t, 6, 1, 0);
+	cr_assert_eq(vq_pop(&t.q, &t.c, &e), 0);
+	tvq_teardown(&t);
+}
