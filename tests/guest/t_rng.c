@@ -26,21 +26,6 @@ static bool all_are(const uint8_t *p, size_t n, uint8_t v)
 	return true;
 }
 
-/*
- * vdev_probe() insists on a DEVICE_CFG capability, but a device without
- * device-specific configuration need not have one (virtio 1.x 4.1.4.6),
- * and virtio-rng has none: accept exactly that complaint.
- */
-static int rng_probe(struct vdev *d, uint32_t bdf)
-{
-	if (!vdev_probe(d, bdf))
-		return 0;
-	if (!strcmp(virtio_err, "no DEVICE_CFG capability") && d->common && d->notify_base &&
-	    d->isr)
-		return 0;
-	return -1;
-}
-
 /* One chain of @n buffers; 0 with the used length in @len, or -1 (FAIL printed). */
 static int rng_req(const char *t, struct vq *q, const struct vq_buf *v, unsigned int n,
 		   uint32_t *len)
@@ -72,7 +57,11 @@ void test_rng(const struct boot_params *bp)
 		fail(t, "no virtio-rng PCI function (1af4:1044) on bus 0");
 		return;
 	}
-	if (rng_probe(d, bdf) || vdev_negotiate(d, 0, 0) ||
+	if (vdev_probe(d, bdf) == 0 && d->devcfg) {
+		fail(t, "a DEVICE_CFG capability, but virtio-rng has no configuration");
+		return;
+	}
+	if (vdev_probe(d, bdf) || vdev_negotiate(d, 0, 0) ||
 	    vdev_setup_vq(d, 0, VIRTIO_MSI_NO_VECTOR) || vdev_driver_ok(d)) {
 		fail(t, "%s", virtio_err);
 		return;
