@@ -14,6 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+
 #include "runner.h"
 
 struct buf {
@@ -413,4 +416,50 @@ char *find_line(const char *text, const char *prefix)
 		l = end ? end + 1 : NULL;
 	}
 	return NULL;
+}
+
+#ifdef CVM_GUEST
+void runner_guest(struct runner_result *r, const struct runner_opts *o, const char *test,
+		  const char *const *extra)
+{
+	const char *args[64];
+	char param[128];
+	size_t n = 0;
+
+	args[n++] = "run";
+	if (test) {
+		snprintf(param, sizeof(param), "cvm.test=%s", test);
+		args[n++] = "-p";
+		args[n++] = param;
+	}
+	for (; extra && *extra && n < 60; extra++)
+		args[n++] = *extra;
+	args[n++] = CVM_GUEST;
+	args[n] = NULL;
+	cr_assert_eq(runner_run(r, o, args), 0, "cannot run %s: %s", CVM_BIN, r->err);
+	cr_log_info("cvm run %s: %s", test ? test : "(hello)", runner_how(r));
+}
+#endif
+
+void runner_assert_passed(const struct runner_result *r, const char *name)
+{
+	char want[128];
+	char *line;
+
+	cr_assert_run(r, !runner_sanitizer_report(r), "sanitizer report");
+	cr_assert_run(r, !strstr(r->out, "FAIL "), "the guest reported a failure");
+	cr_assert_run(r, r->exited && r->status == 0, "cvm did not exit 0");
+	snprintf(want, sizeof(want), "SKIP %s: ", name);
+	line = find_line(r->out, want);
+	if (line) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", line + strlen(want));
+		free(line);
+		cr_skip_test("%s", why);
+	}
+	snprintf(want, sizeof(want), "PASS %s", name);
+	line = find_line(r->out, want);
+	cr_assert_run(r, line && !strcmp(line, want), "no '%s' line", want);
+	free(line);
 }

@@ -75,6 +75,21 @@ char *read_file(const char *path, size_t *len);
 char *make_temp_dir(void);
 void rm_rf(const char *path);
 
+/*
+ * runner_guest() - run the test guest (CVM_GUEST) through cvm: `cvm run -p
+ * cvm.test=@test @extra... CVM_GUEST` (@test NULL: no cvm.test, the
+ * greeting). Fails the test if cvm could not be started.
+ */
+void runner_guest(struct runner_result *r, const struct runner_opts *o, const char *test,
+		  const char *const *extra);
+
+/*
+ * runner_assert_passed() - the guest run ended well: exit 0, no sanitizer
+ * report, no "FAIL " line, a line exactly "PASS @name". A "SKIP @name: why"
+ * line (the guest found a feature missing on purpose) skips the test.
+ */
+void runner_assert_passed(const struct runner_result *r, const char *name);
+
 /* zlib's CRC-32. */
 uint32_t crc32_buf(uint32_t crc, const void *buf, size_t len);
 

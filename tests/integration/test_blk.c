@@ -87,47 +87,8 @@ static char *make_disk(const char *name, size_t size)
 static void run_guest(struct runner_result *r, const char *test, const char *const *extra)
 {
 	struct runner_opts o = { .timeout_s = BLK_TIMEOUT };
-	const char *args[48];
-	char param[128];
-	size_t n = 0;
 
-	args[n++] = "run";
-	snprintf(param, sizeof(param), "cvm.test=%s", test);
-	args[n++] = "-p";
-	args[n++] = param;
-	for (; extra && *extra && n < 44; extra++)
-		args[n++] = *extra;
-	args[n++] = CVM_GUEST;
-	args[n] = NULL;
-	cr_assert_eq(runner_run(r, &o, args), 0, "cannot run %s: %s", CVM_BIN, r->err);
-	cr_log_info("cvm run %s: %s", test, runner_how(r));
-}
-
-/*
- * The run ended well: exit 0, no sanitizer report, "PASS @name", no FAIL.
- * A "SKIP @name: why" line (a feature the device does not offer) skips the test.
- */
-static void assert_passed(const struct runner_result *r, const char *name)
-{
-	char want[128];
-	char *line;
-
-	cr_assert_run(r, !runner_sanitizer_report(r), "sanitizer report");
-	cr_assert_run(r, !strstr(r->out, "FAIL "), "the guest reported a failure");
-	cr_assert_run(r, r->exited && r->status == 0, "cvm did not exit 0");
-	snprintf(want, sizeof(want), "SKIP %s: ", name);
-	line = find_line(r->out, want);
-	if (line) {
-		char why[256];
-
-		snprintf(why, sizeof(why), "%s", line + strlen(want));
-		free(line);
-		cr_skip_test("%s", why);
-	}
-	snprintf(want, sizeof(want), "PASS %s", name);
-	line = find_line(r->out, want);
-	cr_assert_run(r, line && !strcmp(line, want), "no '%s' line", want);
-	free(line);
+	runner_guest(r, &o, test, extra);
 }
 
 static void assert_line(const struct runner_result *r, const char *want)
@@ -183,7 +144,7 @@ static void blk_read(const char *opt, size_t size)
 
 	REQUIRE_KVM();
 	run_guest(&r, "blk_read", extra);
-	assert_passed(&r, "blk_read");
+	runner_assert_passed(&r, "blk_read");
 	if (!strcmp(opt, "-d"))
 		assert_features(&r, F_ALWAYS | F_RO, F_DISCARD | F_WRITE_ZEROES);
 	else
@@ -220,7 +181,7 @@ Test(blk, write)
 
 	REQUIRE_KVM();
 	run_guest(&r, "blk_write", extra);
-	assert_passed(&r, "blk_write");
+	runner_assert_passed(&r, "blk_write");
 	for (unsigned int s = 10; s < 18; s++)
 		for (unsigned int i = 0; i < SECTOR; i++)
 			want[s * SECTOR + i] = write_byte(s, i);
@@ -252,7 +213,7 @@ Test(blk, errors)
 
 	REQUIRE_KVM();
 	run_guest(&r, "blk_errors", extra);
-	assert_passed(&r, "blk_errors");
+	runner_assert_passed(&r, "blk_errors");
 	line = find_line(r.out, "BLK id ");
 	cr_assert_run(&r, line, "no 'BLK id' line");
 	cr_log_info("GET_ID: %s", line);
@@ -278,7 +239,7 @@ Test(blk, mq)
 
 	REQUIRE_KVM();
 	run_guest(&r, "blk_mq", extra);
-	assert_passed(&r, "blk_mq");
+	runner_assert_passed(&r, "blk_mq");
 	line = find_line(r.out, "BLK queues ");
 	cr_assert_run(&r, line && sscanf(line, "BLK queues %u of %u", &used, &total) == 2,
 		      "no 'BLK queues n of m' line");
@@ -313,7 +274,7 @@ Test(blk, multi)
 	extra[3] = d[1];
 	extra[5] = d[2];
 	run_guest(&r, "blk_multi", extra);
-	assert_passed(&r, "blk_multi");
+	runner_assert_passed(&r, "blk_multi");
 	for (int k = 0; k < 3; k++) {
 		char prefix[32], want[32];
 		char *line;
@@ -345,7 +306,7 @@ static void blk_variant(const char *test)
 
 	REQUIRE_KVM();
 	run_guest(&r, test, extra);
-	assert_passed(&r, test);
+	runner_assert_passed(&r, test);
 	runner_free(&r);
 	free(disk);
 }
@@ -383,7 +344,7 @@ static void root_cmdline(const char *const *extra, const char *want)
 	cr_assert_run(&r, !strstr(strstr(line, "root=") + 1, "root="),
 		      "root= appears more than once");
 	free(line);
-	assert_passed(&r, "bootparams");
+	runner_assert_passed(&r, "bootparams");
 	runner_free(&r);
 }
 

@@ -22,51 +22,12 @@
 #error "CVM_GUEST (path of cvm-guest.elf) must be defined"
 #endif
 
-/* Runs the guest with @extra arguments before the kernel; @test goes into -p. */
-static void run_guest(struct runner_result *r, const struct runner_opts *o, const char *test,
-		      const char *const *extra)
-{
-	const char *args[32];
-	char param[128];
-	size_t n = 0;
-	int rc;
-
-	args[n++] = "run";
-	if (test) {
-		snprintf(param, sizeof(param), "cvm.test=%s", test);
-		args[n++] = "-p";
-		args[n++] = param;
-	}
-	for (; extra && *extra && n < 28; extra++)
-		args[n++] = *extra;
-	args[n++] = CVM_GUEST;
-	args[n] = NULL;
-	rc = runner_run(r, o, args);
-	cr_assert_eq(rc, 0, "cannot run %s: %s", CVM_BIN, r->err);
-	cr_log_info("cvm run %s: %s", test ? test : "(hello)", runner_how(r));
-}
-
-/* The run ended well: exit 0, no sanitizer report, "PASS @name", no FAIL line. */
-static void assert_passed(const struct runner_result *r, const char *name)
-{
-	char pass_line[128];
-	char *line;
-
-	snprintf(pass_line, sizeof(pass_line), "PASS %s", name);
-	cr_assert_run(r, !runner_sanitizer_report(r), "sanitizer report");
-	cr_assert_run(r, !strstr(r->out, "FAIL "), "the guest reported a failure");
-	cr_assert_run(r, r->exited && r->status == 0, "cvm did not exit 0");
-	line = find_line(r->out, pass_line);
-	cr_assert_run(r, line && !strcmp(line, pass_line), "no '%s' line", pass_line);
-	free(line);
-}
-
 Test(guest, hello)
 {
 	struct runner_result r;
 
 	REQUIRE_KVM();
-	run_guest(&r, NULL, NULL, NULL);
+	runner_guest(&r, NULL, NULL, NULL);
 	cr_assert_run(&r, !runner_sanitizer_report(&r), "sanitizer report");
 	cr_assert_run(&r, r.exited && r.status == 0, "cvm did not exit 0");
 	cr_assert_run(&r, !strcmp(r.out, "Hello from a libcvm guest!\n"),
@@ -95,7 +56,7 @@ Test(guest, serial_out)
 
 	REQUIRE_KVM();
 	serial_pattern(want);
-	run_guest(&r, NULL, "serial_out", NULL);
+	runner_guest(&r, NULL, "serial_out", NULL);
 	got = strstr(r.out, "LINE 000: ");
 	cr_assert_run(&r, got, "no pattern block on stdout");
 	cr_assert_run(&r, r.out_len - (size_t)(got - r.out) >= 4096,
@@ -106,7 +67,7 @@ Test(guest, serial_out)
 			      i / 64, i % 64, (unsigned char)got[i], (unsigned char)want[i]);
 	}
 	cr_assert_run(&r, got == r.out, "bytes before the pattern block");
-	assert_passed(&r, "serial_out");
+	runner_assert_passed(&r, "serial_out");
 	runner_free(&r);
 }
 
@@ -121,11 +82,11 @@ Test(guest, serial_in)
 	char *line;
 
 	REQUIRE_KVM();
-	run_guest(&r, &o, "serial_in", NULL);
+	runner_guest(&r, &o, "serial_in", NULL);
 	line = find_line(r.out, "GOT ");
 	cr_assert_run(&r, line && !strcmp(line, "GOT hello world"), "no 'GOT hello world' line");
 	free(line);
-	assert_passed(&r, "serial_in");
+	runner_assert_passed(&r, "serial_in");
 	runner_free(&r);
 }
 
@@ -135,8 +96,8 @@ Test(guest, serial_eof)
 	struct runner_result r;
 
 	REQUIRE_KVM();
-	run_guest(&r, &o, "serial_eof", NULL);
-	assert_passed(&r, "serial_eof");
+	runner_guest(&r, &o, "serial_eof", NULL);
+	runner_assert_passed(&r, "serial_eof");
 	runner_free(&r);
 }
 
@@ -145,8 +106,8 @@ Test(guest, serial_eof_devnull)
 	struct runner_result r;
 
 	REQUIRE_KVM();
-	run_guest(&r, NULL, "serial_eof", NULL);
-	assert_passed(&r, "serial_eof");
+	runner_guest(&r, NULL, "serial_eof", NULL);
+	runner_assert_passed(&r, "serial_eof");
 	runner_free(&r);
 }
 
@@ -161,7 +122,7 @@ Test(guest, serial_irq)
 	char *line;
 
 	REQUIRE_KVM();
-	run_guest(&r, &o, "serial_irq", NULL);
+	runner_guest(&r, &o, "serial_irq", NULL);
 	line = find_line(r.out, "IRQ GOT ");
 	cr_assert_run(&r, line && !strcmp(line, "IRQ GOT Z"), "no 'IRQ GOT Z' line");
 	free(line);
@@ -169,7 +130,7 @@ Test(guest, serial_irq)
 	cr_assert_run(&r, line && !strcmp(line, "IRQ THRE IIR 0x02"),
 		      "no 'IRQ THRE IIR 0x02' line");
 	free(line);
-	assert_passed(&r, "serial_irq");
+	runner_assert_passed(&r, "serial_irq");
 	runner_free(&r);
 }
 
@@ -246,7 +207,7 @@ static void bootparams_mib(unsigned int mib)
 		      "less RAM than -m %u less 1 MiB", mib);
 	cr_assert_run(&r, s.sorted_ok, "e820 entries unsorted or overlapping");
 	cr_assert_run(&r, s.hole_ok, "an e820 entry in the 3..4 GiB hole");
-	assert_passed(&r, "bootparams");
+	runner_assert_passed(&r, "bootparams");
 	runner_free(&r);
 }
 
@@ -306,7 +267,7 @@ Test(guest, initrd)
 	cr_assert_eq(write_file(path, data, SIZE), 0);
 	extra[3] = path;
 
-	run_guest(&r, NULL, "initrd", extra);
+	runner_guest(&r, NULL, "initrd", extra);
 	line = find_line(r.out, "INITRD ");
 	cr_assert_run(&r, line && sscanf(line, "INITRD 0x%llx %llu %x", &addr, &size, &crc) == 3,
 		      "no 'INITRD addr size crc' line");
@@ -318,7 +279,7 @@ Test(guest, initrd)
 		      "initrd at 0x%llx overlaps the kernel (ends 0x%" PRIx64 ")", addr,
 		      guest_load_end());
 	cr_assert_run(&r, addr + size <= 64ULL << 20, "initrd at 0x%llx beyond -m 64", addr);
-	assert_passed(&r, "initrd");
+	runner_assert_passed(&r, "initrd");
 	runner_free(&r);
 	rm_rf(dir);
 	free(dir);
@@ -356,7 +317,7 @@ Test(guest, rtc)
 
 	REQUIRE_KVM();
 	before = time(NULL);
-	run_guest(&r, NULL, "rtc", NULL);
+	runner_guest(&r, NULL, "rtc", NULL);
 	after = time(NULL);
 	cr_assert_run(&r, rtc_line(r.out, "BCD", &bcd), "no 'RTC BCD date time' line");
 	cr_assert_run(&r, rtc_line(r.out, "BIN", &bin), "no 'RTC BIN date time' line");
@@ -366,7 +327,7 @@ Test(guest, rtc)
 	cr_assert_run(&r, bin >= before - 5 && bin <= after + 5,
 		      "binary time %lld is not within 5 s of the host's UTC %lld..%lld",
 		      (long long)bin, (long long)before, (long long)after);
-	assert_passed(&r, "rtc");
+	runner_assert_passed(&r, "rtc");
 	runner_free(&r);
 }
 
@@ -375,8 +336,8 @@ Test(guest, reset)
 	struct runner_result r;
 
 	REQUIRE_KVM();
-	run_guest(&r, NULL, "reset", NULL);
-	assert_passed(&r, "reset");
+	runner_guest(&r, NULL, "reset", NULL);
+	runner_assert_passed(&r, "reset");
 	runner_free(&r);
 }
 
@@ -385,7 +346,7 @@ Test(guest, unknown_test)
 	struct runner_result r;
 
 	REQUIRE_KVM();
-	run_guest(&r, NULL, "no_such_test", NULL);
+	runner_guest(&r, NULL, "no_such_test", NULL);
 	cr_assert_run(&r, strstr(r.out, "FAIL no_such_test: "), "the guest did not report it");
 	cr_assert_run(&r, r.exited && r.status == 0, "the guest resets after a FAIL too");
 	runner_free(&r);

@@ -27,35 +27,8 @@ TestSuite(rng, .timeout = RNG_TIMEOUT + 30);
 static void run_guest(struct runner_result *r, const char *test, const char *const *extra)
 {
 	struct runner_opts o = { .timeout_s = RNG_TIMEOUT };
-	const char *args[32];
-	char param[128];
-	size_t n = 0;
 
-	args[n++] = "run";
-	snprintf(param, sizeof(param), "cvm.test=%s", test);
-	args[n++] = "-p";
-	args[n++] = param;
-	for (; extra && *extra && n < 28; extra++)
-		args[n++] = *extra;
-	args[n++] = CVM_GUEST;
-	args[n] = NULL;
-	cr_assert_eq(runner_run(r, &o, args), 0, "cannot run %s: %s", CVM_BIN, r->err);
-	cr_log_info("cvm run %s: %s", test, runner_how(r));
-}
-
-/* The run ended well: exit 0, no sanitizer report, "PASS @name", no FAIL line. */
-static void assert_passed(const struct runner_result *r, const char *name)
-{
-	char want[128];
-	char *line;
-
-	cr_assert_run(r, !runner_sanitizer_report(r), "sanitizer report");
-	cr_assert_run(r, !strstr(r->out, "FAIL "), "the guest reported a failure");
-	cr_assert_run(r, r->exited && r->status == 0, "cvm did not exit 0");
-	snprintf(want, sizeof(want), "PASS %s", name);
-	line = find_line(r->out, want);
-	cr_assert_run(r, line && !strcmp(line, want), "no '%s' line", want);
-	free(line);
+	runner_guest(r, &o, test, extra);
 }
 
 /*
@@ -96,10 +69,10 @@ Test(rng, default_on_and_fresh_per_run)
 
 	REQUIRE_KVM();
 	run_guest(&r1, "rng", NULL);
-	assert_passed(&r1, "rng");
+	runner_assert_passed(&r1, "rng");
 	rng_lines(&r1, a);
 	run_guest(&r2, "rng", NULL);
-	assert_passed(&r2, "rng");
+	runner_assert_passed(&r2, "rng");
 	rng_lines(&r2, b);
 	for (unsigned int i = 0; i < RNG_REQS; i++)
 		for (unsigned int j = 0; j < RNG_REQS; j++)
@@ -135,7 +108,7 @@ Test(rng, explicit_rng)
 
 	REQUIRE_KVM();
 	run_guest(&r, "rng", extra);
-	assert_passed(&r, "rng");
+	runner_assert_passed(&r, "rng");
 	rng_lines(&r, hex);
 	runner_free(&r);
 }
@@ -148,7 +121,7 @@ Test(rng, no_rng_removes_the_device)
 
 	REQUIRE_KVM();
 	run_guest(&r, "rng_absent", extra);
-	assert_passed(&r, "rng_absent");
+	runner_assert_passed(&r, "rng_absent");
 	runner_free(&r);
 	/* And the rng test notices the missing device: it can fail. */
 	run_guest(&r, "rng", extra);
@@ -185,9 +158,9 @@ Test(rng, last_option_wins)
 
 	REQUIRE_KVM();
 	run_guest(&r, "rng", on);
-	assert_passed(&r, "rng");
+	runner_assert_passed(&r, "rng");
 	runner_free(&r);
 	run_guest(&r, "rng_absent", off);
-	assert_passed(&r, "rng_absent");
+	runner_assert_passed(&r, "rng_absent");
 	runner_free(&r);
 }

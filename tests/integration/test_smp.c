@@ -28,20 +28,6 @@ static void run_smp(struct runner_result *r, const char *cpus)
 	cr_log_info("cvm run -c %s smp: %s", cpus, runner_how(r));
 }
 
-static void assert_passed(const struct runner_result *r, const char *name)
-{
-	char pass_line[128];
-	char *line;
-
-	snprintf(pass_line, sizeof(pass_line), "PASS %s", name);
-	cr_assert_run(r, !runner_sanitizer_report(r), "sanitizer report");
-	cr_assert_run(r, !strstr(r->out, "FAIL "), "the guest reported a failure");
-	cr_assert_run(r, r->exited && r->status == 0, "cvm did not exit 0");
-	line = find_line(r->out, pass_line);
-	cr_assert_run(r, line && !strcmp(line, pass_line), "no '%s' line", pass_line);
-	free(line);
-}
-
 /* The APIC ids of the "AP <id> up" lines, in order; returns how many. */
 static unsigned int ap_lines(const char *out, unsigned int *ids, unsigned int max)
 {
@@ -68,7 +54,7 @@ static void assert_cpus(const struct runner_result *r, unsigned int n)
 	char want[32];
 	char *line;
 
-	assert_passed(r, "smp");
+	runner_assert_passed(r, "smp");
 	/* Our platform's ACPI: an ACPI 2.0 RSDP in the BIOS area, XSDT -> FADT, MADT. */
 	line = find_line(r->out, "ACPI RSDP ");
 	cr_assert_run(r, line && sscanf(line, "ACPI RSDP 0x%llx rev %u", &rsdp, &rev) == 2,
