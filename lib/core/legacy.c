@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arch/x86_64/acpi.h"
 #include "devices/cmos.h"
 #include "devices/i8042.h"
 #include "devices/serial.h"
@@ -67,6 +68,28 @@ static void post_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t
 
 static const struct cvm_io_ops post_ops = { .read = post_read, .write = post_write };
 
+/*
+ * The ACPI sleep control register (hardware-reduced ACPI, FADT): writing
+ * SLP_EN with SLP_TYP = \_S5's type powers the VM off. The status register
+ * next to it reads 0. Other sleep states are not offered.
+ */
+static void sleep_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t len)
+{
+	if (off != 0 || len < 1)
+		return;
+	if ((data[0] & X86_ACPI_SLP_EN) && ((data[0] >> 2) & 7) == X86_ACPI_S5_TYPE)
+		vm_request_exit(opaque, CVM_EXIT_POWEROFF, 0, "guest powered off (ACPI S5)");
+}
+
+static void sleep_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
+{
+	(void)opaque;
+	(void)off;
+	memset(data, 0, len);
+}
+
+static const struct cvm_io_ops sleep_ops = { .read = sleep_read, .write = sleep_write };
+
 int vm_setup_legacy_devices(struct cvm_vm *vm)
 {
 	int rc;
@@ -99,6 +122,8 @@ int vm_setup_legacy_devices(struct cvm_vm *vm)
 		rc = bus_register(&vm->pio, I8042_CMD_PORT, 1, &i8042_cmd_ops, vm->i8042, "i8042");
 	if (!rc)
 		rc = bus_register(&vm->pio, POST_PORT, 1, &post_ops, NULL, "post");
+	if (!rc)
+		rc = bus_register(&vm->pio, CVM_ACPI_SLEEP_PORT, 2, &sleep_ops, vm, "acpi-sleep");
 	if (rc)
 		return vm_error(vm, rc, "cannot register legacy devices: %s", strerror(-rc));
 	return 0;

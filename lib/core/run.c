@@ -104,6 +104,7 @@ static int setup_acpi(struct cvm_vm *vm, struct cvm_errbuf *err)
 		.serial_mask = (1u << CVM_NR_SERIAL) - 1,
 		.pci_mmio_start = CVM_PCI_MMIO_START,
 		.pci_mmio_end = CVM_PCI_MMIO_END,
+		.sleep_port = CVM_ACPI_SLEEP_PORT,
 	};
 	uint64_t rsdp;
 	int rc = x86_setup_acpi(&vm->mem, &ac, &rsdp, err);

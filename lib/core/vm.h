@@ -26,6 +26,8 @@
 /* The window for PCI memory BARs: the hole below 4 GiB, up to the IOAPIC. */
 #define CVM_PCI_MMIO_START 0xc0000000ULL
 #define CVM_PCI_MMIO_END 0xfec00000ULL
+/* ACPI sleep control (and, +1, status) registers: how a guest powers off. */
+#define CVM_ACPI_SLEEP_PORT 0x600
 #define CVM_MIN_MEM_MIB 16
 #define CVM_MAX_MEM_MIB (1024 * 1024)
 #define CVM_ABSURD_VCPUS 4096

@@ -215,6 +215,20 @@ Test(api, run_greeting_then_busy)
 	guest_teardown(&g);
 }
 
+Test(api, acpi_poweroff)
+{
+	need_kvm();
+	struct guest_run g;
+
+	cr_assert_eq(guest_setup(&g, "poweroff"), 0);
+	run_thread(&g);
+	cr_assert_eq(g.rc, 0, "%s", cvm_vm_last_error(g.vm));
+	cr_assert_eq(g.reason, CVM_EXIT_POWEROFF, "reason %s", cvm_exit_reason_name(g.reason));
+	cr_assert(strstr(g.output, "POWEROFF"), "%s", g.output);
+	cr_assert_null(strstr(g.output, "FAIL"), "%s", g.output);
+	guest_teardown(&g);
+}
+
 Test(api, emulation_failure_is_an_error)
 {
 	need_kvm();

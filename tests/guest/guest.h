@@ -146,6 +146,7 @@ void test_spin(const struct boot_params *bp);
 void test_cpuid(const struct boot_params *bp);
 void test_unhandled_io(const struct boot_params *bp);
 void test_flood(const struct boot_params *bp);
+void test_poweroff(const struct boot_params *bp);
 /* t_smp.c, t_blk.c (hw.h: ACPI, PCI, virtio-pci) */
 void test_smp(const struct boot_params *bp);
 void test_blk_read(const struct boot_params *bp);

@@ -28,6 +28,7 @@ static const struct guest_test tests[] = {
 	{ "cpuid", test_cpuid },
 	{ "unhandled_io", test_unhandled_io },
 	{ "flood", test_flood },
+	{ "poweroff", test_poweroff },
 	{ "smp", test_smp },
 	{ "blk_read", test_blk_read },
 	{ "blk_write", test_blk_write },

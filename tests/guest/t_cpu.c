@@ -101,3 +101,12 @@ void test_flood(const struct boot_params *bp)
 	for (unsigned long i = 0;; i++)
 		printf("FLOOD %lu 0123456789abcdefghijklmnopqrstuvwxyz\n", i);
 }
+
+/* ACPI power-off as Linux does it on hardware-reduced ACPI: SLP_TYP 5 | SLP_EN. */
+void test_poweroff(const struct boot_params *bp)
+{
+	(void)bp;
+	puts_serial("POWEROFF\n");
+	outb(0x600, (5 << 2) | 0x20);
+	fail("poweroff", "still running after writing the sleep control register");
+}

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "arch/x86_64/acpi.h"
@@ -64,6 +65,7 @@ static struct x86_acpi_config pc_config(unsigned int nr_vcpus)
 		.serial_mask = 0xf,
 		.pci_mmio_start = 0xc0000000,
 		.pci_mmio_end = 0xfec00000,
+		.sleep_port = 0x600,
 	};
 }
 
@@ -205,8 +207,24 @@ static void check_fadt(const uint8_t *f, const struct x86_acpi_config *c)
 	cr_expect_eq(get64(f + 132), 0, "X_FIRMWARE_CTRL");
 	for (unsigned int off = 48; off < 88; off += 4)
 		cr_expect_eq(get32(f + off), 0, "FADT dword at %u", off);
-	for (unsigned int off = 148; off < 268; off++)
-		cr_expect_eq(f[off], 0, "FADT byte %u (X_ PM/GPE blocks, sleep registers)", off);
+	for (unsigned int off = 148; off < 244; off++)
+		cr_expect_eq(f[off], 0, "FADT byte %u (X_ PM/GPE blocks)", off);
+	/* Sleep control (244) and status (256): byte-wide system I/O ports, or none. */
+	for (unsigned int r = 0; r < 2; r++) {
+		const uint8_t *g = f + 244 + 12 * r;
+
+		if (!c->sleep_port) {
+			for (unsigned int i = 0; i < 12; i++)
+				cr_expect_eq(g[i], 0, "sleep register %u byte %u without a port", r,
+					     i);
+			continue;
+		}
+		cr_expect_eq(g[0], 1, "sleep register %u: space %u, not system I/O", r, g[0]);
+		cr_expect_eq(g[1], 8, "sleep register %u: width %u", r, g[1]);
+		cr_expect_eq(g[3], 1, "sleep register %u: access size %u", r, g[3]);
+		cr_expect_eq(get64(g + 4), (uint64_t)c->sleep_port + r,
+			     "sleep register %u at 0x%llx", r, (unsigned long long)get64(g + 4));
+	}
 	cr_expect(memcmp(f + 268, "LIBCVM", 6) == 0, "hypervisor vendor id");
 }
 
@@ -417,17 +435,31 @@ static void describe_device(const uint8_t *p, size_t len, char *d)
 }
 
 /* Scope (\_SB) { Device ... }: the whole definition block, one description per device. */
-static unsigned int describe_dsdt(const uint8_t *dsdt, char devs[][DESC_LEN])
+static unsigned int describe_dsdt(const uint8_t *dsdt, char devs[][DESC_LEN], bool *s5_found)
 {
 	uint32_t len = get32(dsdt + 4) - 36, scope_len;
 	const uint8_t *p = dsdt + 36;
 	unsigned int nb, n = 0;
 	size_t off;
 
+	*s5_found = false;
 	cr_assert_gt(len, 6, "empty DSDT");
 	cr_assert_eq(p[0], 0x10, "DSDT does not start with a Scope");
 	scope_len = pkglen(p + 1, &nb);
-	cr_assert_eq(1 + scope_len, len, "Scope PkgLength %u, %u bytes follow", scope_len, len - 1);
+	cr_assert_leq(1 + scope_len, len, "Scope PkgLength %u, %u bytes follow", scope_len,
+		      len - 1);
+	if (1 + scope_len < len) {
+		/* After the Scope, only Name (\_S5_, Package () { 5, 0 }). */
+		static const uint8_t s5[] = { 0x08, '\\', '_',	'S',  '5',  '_',
+					      0x12, 0x05, 0x02, 0x0a, 0x05, 0x00 };
+
+		cr_assert_eq(len - 1 - scope_len, sizeof(s5), "%u bytes after the Scope",
+			     len - 1 - scope_len);
+		cr_assert(memcmp(p + 1 + scope_len, s5, sizeof(s5)) == 0,
+			  "not \\_S5 after the Scope");
+		*s5_found = true;
+		len = 1 + scope_len;
+	}
 	cr_assert(memcmp(p + 1 + nb, "\\_SB_", 5) == 0, "Scope is not \\_SB_");
 	for (off = 1 + nb + 5; off < len; n++) {
 		uint32_t dlen;
@@ -449,7 +481,11 @@ static void check_dsdt(const uint8_t *dsdt, const struct x86_acpi_config *c)
 	static const char *const com[4] = { "io:3f8/8 irq:10", "io:2f8/8 irq:8", "io:3e8/8 irq:10",
 					    "io:2e8/8 irq:8" };
 	char devs[MAX_DEVS][DESC_LEN], want[MAX_DEVS][DESC_LEN];
-	unsigned int n = describe_dsdt(dsdt, devs), nwant = 0;
+	bool s5;
+	unsigned int n = describe_dsdt(dsdt, devs, &s5), nwant = 0;
+
+	cr_expect_eq(s5, c->sleep_port != 0, "\\_S5 %s, sleep port 0x%x", s5 ? "present" : "absent",
+		     c->sleep_port);
 
 	for (unsigned int i = 0; i < 4; i++)
 		if (c->serial_mask & (1u << i))
@@ -531,6 +567,7 @@ Test(acpi, fewer_devices)
 	c.serial_mask = 0x1;
 	c.i8042 = c.rtc = false;
 	c.pci_mmio_end = 0;
+	c.sleep_port = 0;
 	build_and_check(&c);
 	c.serial_mask = 0;
 	build_and_check(&c);

@@ -45,6 +45,8 @@
 #define FADT_RESET_VALUE 128
 #define FADT_MINOR_VERSION 131
 #define FADT_X_DSDT 140
+#define FADT_SLEEP_CONTROL_REG 244
+#define FADT_SLEEP_STATUS_REG 256
 #define FADT_HYPERVISOR_ID 268
 
 #define FADT_F_WBINVD (1u << 0)
@@ -435,6 +437,21 @@ static void dsdt_body(struct aml *a, const struct x86_acpi_config *c)
 	if (c->pci_mmio_end)
 		dsdt_pci_root(a, c);
 	aml_pkg_end(a, scope);
+	if (c->sleep_port) {
+		/* Name (\_S5, Package () { 5, 0 }): SLP_TYPa for power-off. */
+		size_t pkg;
+
+		aml_byte(a, AML_NAME_OP);
+		aml_byte(a, AML_ROOT_CHAR);
+		aml_nameseg(a, "_S5_");
+		aml_byte(a, AML_PACKAGE_OP);
+		pkg = aml_pkg_begin(a);
+		aml_byte(a, 2);
+		aml_byte(a, AML_BYTE_PREFIX);
+		aml_byte(a, X86_ACPI_S5_TYPE);
+		aml_integer(a, 0);
+		aml_pkg_end(a, pkg);
+	}
 }
 
 static void write_rsdp(uint8_t *r, uint64_t xsdt)
@@ -486,6 +503,18 @@ static void write_fadt(uint8_t *t, const struct x86_acpi_config *c, uint64_t dsd
 		t[FADT_RESET_REG + 3] = GAS_ACCESS_BYTE;
 		put64(t + FADT_RESET_REG + 4, I8042_CMD_PORT);
 		t[FADT_RESET_VALUE] = I8042_RESET_VALUE;
+	}
+	if (c->sleep_port) {
+		/* Hardware-reduced sleep registers: how the guest powers off (\_S5). */
+		for (unsigned int r = 0; r < 2; r++) {
+			uint8_t *g = t + (r ? FADT_SLEEP_STATUS_REG : FADT_SLEEP_CONTROL_REG);
+
+			g[0] = GAS_SYSTEM_IO;
+			g[1] = 8;
+			g[2] = 0;
+			g[3] = GAS_ACCESS_BYTE;
+			put64(g + 4, (uint64_t)c->sleep_port + r);
+		}
 	}
 	put32(t + FADT_FLAGS, flags);
 	t[FADT_MINOR_VERSION] = FADT_MINOR;

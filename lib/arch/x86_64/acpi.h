@@ -53,7 +53,17 @@ struct x86_acpi_config {
 	 * lists.
 	 */
 	uint64_t pci_mmio_start, pci_mmio_end;
+	/*
+	 * Power-off: the FADT's sleep control register is this I/O port (the
+	 * sleep status register the next one) and the DSDT has \_S5 with
+	 * SLP_TYP X86_ACPI_S5_TYPE, so the guest powers off by writing
+	 * (X86_ACPI_S5_TYPE << 2) | X86_ACPI_SLP_EN there. 0: none.
+	 */
+	uint16_t sleep_port;
 };
+
+#define X86_ACPI_S5_TYPE 5
+#define X86_ACPI_SLP_EN 0x20
 
 /*
  * x86_setup_acpi() - write the tables into [X86_ACPI_START, X86_ACPI_END),
