@@ -22,10 +22,10 @@
 
 /* ---- the chain as two byte streams ---- */
 
-/* The readable (or writable) buffers of a chain: bufs[first, end). */
+/* The readable (or writable) stream of a chain and its length. */
 struct span {
 	const struct vq_chain *c;
-	unsigned int first, end;
+	bool readable;
 	uint64_t len;
 };
 
@@ -37,8 +37,8 @@ static bool chain_spans(const struct vq_chain *c, struct span *rd, struct span *
 {
 	if (c->nr > VQ_MAX_BUFS || c->nr_out > c->nr)
 		return false;
-	*rd = (struct span){ .c = c, .first = 0, .end = c->nr_out };
-	*wr = (struct span){ .c = c, .first = c->nr_out, .end = c->nr };
+	*rd = (struct span){ .c = c, .readable = true };
+	*wr = (struct span){ .c = c, .readable = false };
 	for (unsigned int i = 0; i < c->nr; i++) {
 		if (c->bufs[i].len && !c->bufs[i].host)
 			return false;
@@ -48,55 +48,6 @@ static bool chain_spans(const struct vq_chain *c, struct span *rd, struct span *
 			wr->len += c->bufs[i].len;
 	}
 	return true;
-}
-
-/* Copies between @buf and the stream @s from @off; returns the bytes copied. */
-static uint64_t span_copy(const struct span *s, uint64_t off, void *buf, uint64_t len, bool to_s)
-{
-	uint64_t done = 0;
-
-	for (unsigned int i = s->first; i < s->end && done < len; i++) {
-		const struct vq_buf *b = &s->c->bufs[i];
-		uint64_t n;
-
-		if (off >= b->len) {
-			off -= b->len;
-			continue;
-		}
-		n = b->len - off;
-		if (n > len - done)
-			n = len - done;
-		if (to_s)
-			memcpy(b->host + off, (const uint8_t *)buf + done, n);
-		else
-			memcpy((uint8_t *)buf + done, b->host + off, n);
-		done += n;
-		off = 0;
-	}
-	return done;
-}
-
-/* iovecs for bytes [off, off + len) of @s; returns how many (<= VQ_MAX_BUFS). */
-static int span_iov(const struct span *s, uint64_t off, uint64_t len, struct iovec *iov)
-{
-	int n = 0;
-
-	for (unsigned int i = s->first; i < s->end && len; i++) {
-		const struct vq_buf *b = &s->c->bufs[i];
-		uint64_t take;
-
-		if (off >= b->len) {
-			off -= b->len;
-			continue;
-		}
-		take = b->len - off;
-		if (take > len)
-			take = len;
-		iov[n++] = (struct iovec){ .iov_base = b->host + off, .iov_len = take };
-		len -= take;
-		off = 0;
-	}
-	return n;
 }
 
 /* ---- host I/O ---- */
@@ -286,7 +237,7 @@ static uint8_t do_rw(const struct blk_disk *d, const struct span *s, uint64_t st
 		return VIRTIO_BLK_S_IOERR;
 	if (!len)
 		return VIRTIO_BLK_S_OK;
-	cnt = span_iov(s, start, len, iov);
+	cnt = vq_iov(s->c, s->readable, start, len, iov, VQ_MAX_BUFS);
 	return disk_rw(d, iov, cnt, off, len, wr, done) ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
 }
 
@@ -313,7 +264,7 @@ static uint8_t do_dwz(const struct blk_disk *d, const struct span *rd, bool zero
 		return VIRTIO_BLK_S_IOERR;
 	if (len / BLK_DWZ_SIZE > BLK_MAX_DWZ_SEG)
 		return VIRTIO_BLK_S_UNSUPP;
-	span_copy(rd, BLK_HDR_SIZE, &seg, sizeof(seg), false);
+	vq_copy_from(rd->c, BLK_HDR_SIZE, &seg, sizeof(seg));
 	flags = le32toh(seg.flags);
 	if (flags & ~known)
 		return VIRTIO_BLK_S_UNSUPP;
@@ -351,7 +302,7 @@ uint8_t blk_handle(struct blk_disk *d, const struct vq_chain *c, uint32_t *writt
 	*written = 0;
 	if (!chain_spans(c, &rd, &wr) || !wr.len)
 		return VIRTIO_BLK_S_IOERR;
-	if (span_copy(&rd, 0, &h, sizeof(h), false) != sizeof(h)) {
+	if (vq_copy_from(c, 0, &h, sizeof(h)) != sizeof(h)) {
 		st = VIRTIO_BLK_S_IOERR;
 		goto out;
 	}
@@ -369,7 +320,7 @@ uint8_t blk_handle(struct blk_disk *d, const struct vq_chain *c, uint32_t *writt
 		break;
 	case VIRTIO_BLK_T_GET_ID:
 		n = wr.len - 1 < sizeof(d->id) ? wr.len - 1 : sizeof(d->id);
-		done = span_copy(&wr, 0, d->id, n, true);
+		done = vq_copy_to(c, 0, d->id, n);
 		st = VIRTIO_BLK_S_OK;
 		break;
 	case VIRTIO_BLK_T_DISCARD:
@@ -381,7 +332,7 @@ uint8_t blk_handle(struct blk_disk *d, const struct vq_chain *c, uint32_t *writt
 		break;
 	}
 out:
-	span_copy(&wr, wr.len - 1, &st, 1, true);
+	vq_copy_to(c, wr.len - 1, &st, 1);
 	*written = (uint32_t)done + 1; /* done <= BLK_MAX_DATA */
 	return st;
 }

@@ -31,6 +31,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/uio.h>
 
 struct vq_desc {
 	uint64_t addr;
@@ -455,4 +456,29 @@ uint64_t vq_copy_to(const struct vq_chain *c, uint64_t off, const void *src, uin
 
 	chain_split(c, &nr, &nr_out);
 	return copy_stream(c, nr_out, nr, off, NULL, src, len);
+}
+
+int vq_iov(const struct vq_chain *c, bool readable, uint64_t off, uint64_t len, struct iovec *iov,
+	   int max)
+{
+	unsigned int nr, nr_out, first, end;
+	int n = 0;
+
+	chain_split(c, &nr, &nr_out);
+	first = readable ? 0 : nr_out;
+	end = readable ? nr_out : nr;
+	for (unsigned int i = first; i < end && len && n < max; i++) {
+		const struct vq_buf *b = &c->bufs[i];
+		uint64_t take;
+
+		if (off >= b->len) {
+			off -= b->len;
+			continue;
+		}
+		take = b->len - off < len ? b->len - off : len;
+		iov[n++] = (struct iovec){ .iov_base = b->host + off, .iov_len = take };
+		len -= take;
+		off = 0;
+	}
+	return n;
 }

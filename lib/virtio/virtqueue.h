@@ -123,4 +123,13 @@ bool vq_has_work(struct virtq *q);
 uint64_t vq_copy_from(const struct vq_chain *c, uint64_t off, void *dst, uint64_t len);
 uint64_t vq_copy_to(const struct vq_chain *c, uint64_t off, const void *src, uint64_t len);
 
+/*
+ * vq_iov() - the bytes [off, off + len) of the chain's readable (@readable)
+ * or writable stream as at most @max iovecs, for readv/writev/sendmsg.
+ * Returns how many were filled (fewer when the stream or @max ends first).
+ */
+struct iovec;
+int vq_iov(const struct vq_chain *c, bool readable, uint64_t off, uint64_t len, struct iovec *iov,
+	   int max);
+
 #endif

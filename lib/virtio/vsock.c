@@ -30,29 +30,6 @@
 
 /* --- guest -> host ------------------------------------------------------------------------- */
 
-/* The chain's readable (@out) or writable bytes [off, off + len) as iovecs. */
-static int chain_iov(const struct vq_chain *ch, bool out, uint64_t off, uint64_t len,
-		     struct iovec *iov, int max)
-{
-	unsigned int first = out ? 0 : ch->nr_out, end = out ? ch->nr_out : ch->nr;
-	int n = 0;
-
-	for (unsigned int i = first; i < end && len && n < max; i++) {
-		const struct vq_buf *b = &ch->bufs[i];
-
-		if (off >= b->len) {
-			off -= b->len;
-			continue;
-		}
-		uint64_t take = b->len - off < len ? b->len - off : len;
-
-		iov[n++] = (struct iovec){ b->host + off, take };
-		len -= take;
-		off = 0;
-	}
-	return n;
-}
-
 static void guest_connect(struct vsock_dev *v, const struct virtio_vsock_hdr *h)
 {
 	uint32_t local = le32toh(h->dst_port), peer = le32toh(h->src_port);
@@ -115,7 +92,7 @@ static void guest_data(struct vsock_dev *v, struct vsock_conn *c, const struct v
 		struct msghdr m = { .msg_iov = iov };
 		ssize_t n;
 
-		m.msg_iovlen = (size_t)chain_iov(ch, true, VSOCK_HDR_LEN, len, iov, VSOCK_IOV_MAX);
+		m.msg_iovlen = (size_t)vq_iov(ch, true, VSOCK_HDR_LEN, len, iov, VSOCK_IOV_MAX);
 		do
 			n = sendmsg(c->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
 		while (n < 0 && errno == EINTR);
@@ -375,8 +352,8 @@ static uint32_t next_data(struct vsock_dev *v, const struct vq_chain *ch,
 		credit = conn_peer_credit(c);
 		if (!credit)
 			continue;
-		niov = chain_iov(ch, false, VSOCK_HDR_LEN, credit < room ? credit : room, iov,
-				 VSOCK_IOV_MAX);
+		niov = vq_iov(ch, false, VSOCK_HDR_LEN, credit < room ? credit : room, iov,
+			      VSOCK_IOV_MAX);
 		do
 			n = readv(c->fd, iov, niov);
 		while (n < 0 && errno == EINTR);

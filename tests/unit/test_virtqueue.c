@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /* The split virtqueue, device side: good chains, every malformed one, signalling. */
 #include <criterion/criterion.h>
+#include <sys/uio.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -1144,4 +1145,37 @@ Test(vq_pop, unpop_gives_the_same_chains_again)
 	tvq_expect_chain(&t, 6, 1, 0);
 	cr_assert_eq(vq_pop(&t.q, &t.c, &e), 0);
 	tvq_teardown(&t);
+}
+
+Test(vq_copy, iov_spans_buffers)
+{
+	struct vq_chain c = { .nr = 4, .nr_out = 2 };
+	uint8_t a[10], b[20], w1[5], w2[7];
+	struct iovec iov[4];
+
+	c.bufs[0] = (struct vq_buf){ .len = sizeof(a), .host = a };
+	c.bufs[1] = (struct vq_buf){ .len = sizeof(b), .host = b };
+	c.bufs[2] = (struct vq_buf){ .len = sizeof(w1), .host = w1, .write = true };
+	c.bufs[3] = (struct vq_buf){ .len = sizeof(w2), .host = w2, .write = true };
+	/* Readable bytes 8..15: the last 2 of a, the first 6 of b. */
+	cr_assert_eq(vq_iov(&c, true, 8, 8, iov, 4), 2);
+	cr_assert_eq(iov[0].iov_base, a + 8);
+	cr_assert_eq(iov[0].iov_len, 2);
+	cr_assert_eq(iov[1].iov_base, b);
+	cr_assert_eq(iov[1].iov_len, 6);
+	/* Past the readable stream: only what there is. */
+	cr_assert_eq(vq_iov(&c, true, 25, 100, iov, 4), 1);
+	cr_assert_eq(iov[0].iov_len, 5);
+	cr_assert_eq(vq_iov(&c, true, 30, 1, iov, 4), 0);
+	/* The writable stream starts at the first writable buffer. */
+	cr_assert_eq(vq_iov(&c, false, 3, 100, iov, 4), 2);
+	cr_assert_eq(iov[0].iov_base, w1 + 3);
+	cr_assert_eq(iov[0].iov_len, 2);
+	cr_assert_eq(iov[1].iov_base, w2);
+	cr_assert_eq(iov[1].iov_len, 7);
+	/* @max bounds the count. */
+	cr_assert_eq(vq_iov(&c, false, 0, 100, iov, 1), 1);
+	/* A chain whose counts are corrupt is clamped, not trusted. */
+	c.nr_out = 9;
+	cr_assert_leq(vq_iov(&c, true, 0, 1000, iov, 4), 4);
 }
