@@ -190,17 +190,3 @@ bool msix_enabled(struct msix *x)
 	pthread_mutex_unlock(&x->lock);
 	return en;
 }
-
-void msix_reset(struct msix *x)
-{
-	pthread_mutex_lock(&x->lock);
-	x->enabled = false;
-	x->func_masked = false;
-	for (unsigned int i = 0; i < x->nr; i++) {
-		x->v[i].addr_lo = x->v[i].addr_hi = x->v[i].data = 0;
-		x->v[i].ctrl = MSIX_VEC_MASKED;
-		x->v[i].pending = false;
-		update_route(x, i);
-	}
-	pthread_mutex_unlock(&x->lock);
-}

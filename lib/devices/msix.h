@@ -63,7 +63,4 @@ bool msix_notify(struct msix *x, unsigned int vec);
 /* True when MSI-X is enabled by the guest. */
 bool msix_enabled(struct msix *x);
 
-/* Return every vector to its reset state (masked, no route) and disable. */
-void msix_reset(struct msix *x);
-
 #endif

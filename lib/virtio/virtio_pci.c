@@ -457,11 +457,6 @@ void virtio_pci_config_changed(struct virtio_pci *vp)
 		vp_interrupt(vp, -1);
 }
 
-uint64_t virtio_pci_features(const struct virtio_pci *vp)
-{
-	return vp->drv_features;
-}
-
 static void *vp_worker(void *arg)
 {
 	struct virtio_pci *vp = arg;

@@ -158,7 +158,4 @@ void virtio_pci_unwatch_fd(struct virtio_pci *vp, int fd);
  */
 void virtio_pci_config_changed(struct virtio_pci *vp);
 
-/* The negotiated features (valid once live). */
-uint64_t virtio_pci_features(const struct virtio_pci *vp);
-
 #endif
