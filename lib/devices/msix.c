@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define PCI_CAP_ID_MSIX 0x11
@@ -12,21 +13,35 @@
 #define MSIX_ENTRY_SIZE 16
 #define MSIX_VEC_MASKED 1
 
-/* Bring KVM's route for vector @i in line with the table; the lock is held. */
+static void fire(struct msix *x, unsigned int i)
+{
+	uint64_t one = 1, bit = 1ULL << i;
+
+	if (write(x->v[i].efd, &one, sizeof(one)) < 0)
+		atomic_fetch_or(&x->sh->pending, bit);
+}
+
+/*
+ * Bring KVM's route and the live bit of vector @i in line with the table;
+ * the lock is held. Ordering against msix_notify() (seq_cst atomics): a
+ * vector going live gets its route first, then its live bit, then takes
+ * a pending bit; a vector going quiet loses its live bit before its route.
+ * Whoever takes the pending bit fires it, so nothing is lost.
+ */
 static void update_route(struct msix *x, unsigned int i)
 {
 	struct msix_entry *e = &x->v[i];
 	bool live = x->enabled && !x->func_masked && !(e->ctrl & MSIX_VEC_MASKED);
-	uint64_t addr = (uint64_t)e->addr_hi << 32 | e->addr_lo;
+	uint64_t addr = (uint64_t)e->addr_hi << 32 | e->addr_lo, bit = 1ULL << i;
 
+	if (!live)
+		atomic_fetch_and(&x->sh->live, ~bit);
 	/* A garbage address is refused by the router and the vector stays silent. */
 	irq_set_msi_route(x->router, e->gsi, live, addr, e->data);
-	if (live && e->pending) {
-		uint64_t one = 1;
-
-		e->pending = false;
-		if (write(e->efd, &one, sizeof(one)) < 0)
-			e->pending = true;
+	if (live) {
+		atomic_fetch_or(&x->sh->live, bit);
+		if (atomic_fetch_and(&x->sh->pending, ~bit) & bit)
+			fire(x, i);
 	}
 }
 
@@ -38,6 +53,12 @@ int msix_init(struct msix *x, struct pci_dev *d, struct irq_router *r, unsigned 
 	memset(x, 0, sizeof(*x));
 	if (nr == 0 || nr > MSIX_MAX_VECTORS)
 		return -EINVAL;
+	x->sh = mmap(NULL, sizeof(*x->sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
+		     0);
+	if (x->sh == MAP_FAILED) {
+		x->sh = NULL;
+		return -errno;
+	}
 	pthread_mutex_init(&x->lock, NULL);
 	x->router = r;
 	x->dev = d;
@@ -85,8 +106,11 @@ void msix_destroy(struct msix *x)
 		if (e->gsi >= 0)
 			irq_free_msi_gsi(x->router, e->gsi);
 	}
-	if (x->nr)
+	if (x->sh) {
 		pthread_mutex_destroy(&x->lock);
+		munmap(x->sh, sizeof(*x->sh));
+		x->sh = NULL;
+	}
 	x->nr = 0;
 }
 
@@ -99,6 +123,7 @@ void msix_cfg_written(struct msix *x, uint32_t off, uint32_t len)
 	pthread_mutex_lock(&x->lock);
 	x->enabled = ctrl & MSIX_CTRL_ENABLE;
 	x->func_masked = ctrl & MSIX_CTRL_MASKALL;
+	atomic_store(&x->sh->enabled, x->enabled);
 	for (unsigned int i = 0; i < x->nr; i++)
 		update_route(x, i);
 	pthread_mutex_unlock(&x->lock);
@@ -147,46 +172,38 @@ void msix_table_write(struct msix *x, uint64_t off, const uint8_t *data, uint32_
 
 void msix_pba_read(struct msix *x, uint64_t off, uint8_t *data, uint32_t len)
 {
+	uint64_t pending = x->sh ? atomic_load(&x->sh->pending) : 0;
+
 	memset(data, 0, len);
-	pthread_mutex_lock(&x->lock);
 	for (uint32_t b = 0; b < len; b++) {
 		for (unsigned int bit = 0; bit < 8; bit++) {
 			uint64_t vec = (off + b) * 8 + bit;
 
-			if (vec < x->nr && x->v[vec].pending)
+			if (vec < x->nr && (pending >> vec & 1))
 				data[b] |= (uint8_t)(1u << bit);
 		}
 	}
-	pthread_mutex_unlock(&x->lock);
 }
 
 bool msix_notify(struct msix *x, unsigned int vec)
 {
-	bool ok = false;
-	uint64_t one = 1;
+	uint64_t bit = 1ULL << vec;
 
-	if (vec >= x->nr)
+	if (vec >= x->nr || !atomic_load(&x->sh->enabled))
 		return false;
-	pthread_mutex_lock(&x->lock);
-	if (x->enabled) {
-		struct msix_entry *e = &x->v[vec];
-
-		if (x->func_masked || (e->ctrl & MSIX_VEC_MASKED))
-			e->pending = true;
-		else if (write(e->efd, &one, sizeof(one)) < 0)
-			e->pending = true;
-		ok = true;
+	atomic_fetch_or(&x->sh->pending, bit);
+	if (!(atomic_load(&x->sh->live) & bit))
+		return true; /* masked: update_route() delivers it on unmask */
+	if (atomic_fetch_and(&x->sh->pending, ~bit) & bit) {
+		fire(x, vec);
+		/* Masked meanwhile: the route may be gone; keep it pending (at worst twice). */
+		if (!(atomic_load(&x->sh->live) & bit))
+			atomic_fetch_or(&x->sh->pending, bit);
 	}
-	pthread_mutex_unlock(&x->lock);
-	return ok;
+	return true;
 }
 
 bool msix_enabled(struct msix *x)
 {
-	bool en;
-
-	pthread_mutex_lock(&x->lock);
-	en = x->enabled;
-	pthread_mutex_unlock(&x->lock);
-	return en;
+	return x->sh && atomic_load(&x->sh->enabled);
 }
