@@ -167,6 +167,8 @@ static int run(const struct cvm_opts *o)
 		cfg.vcpus = o->vcpus;
 	cfg.log_level = o->log_level;
 	cfg.cpuid_disable = o->cpuid_disable;
+	cfg.disable_sandbox = o->disable_sandbox;
+	cfg.seccomp_policy_dir = o->policy_dir;
 
 	rc = cvm_vm_create(&vm, &cfg);
 	if (rc < 0) {

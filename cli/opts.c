@@ -69,6 +69,11 @@ const char cvm_opts_run_usage[] =
 	"      --tap-fd N           virtio-net over the open TAP descriptor N\n"
 	"      --cid N              a virtio-vsock device with guest context id N (>= 3)\n"
 	"      --vsock-uds PATH     its host socket (default /tmp/cvm-vsock-<cid>.sock)\n"
+	"      --disable-sandbox    run virtio devices as threads of cvm, without\n"
+	"                           their jailed, seccomp-filtered processes\n"
+	"      --seccomp-policy-dir DIR\n"
+	"                           the devices' seccomp policies (default: the\n"
+	"                           installed ones in $prefix/share/policy/cvm)\n"
 	"  -s, --socket PATH        control socket (cvm stop/suspend/resume/status);\n"
 	"                           a directory means PATH/cvm.<pid>.sock\n"
 	"  -v, --verbose            same as --log-level debug\n"
@@ -88,6 +93,8 @@ enum {
 	OPT_TAP_FD,
 	OPT_CID,
 	OPT_VSOCK_UDS,
+	OPT_DISABLE_SANDBOX,
+	OPT_POLICY_DIR,
 };
 
 static const struct option long_options[] = {
@@ -110,6 +117,8 @@ static const struct option long_options[] = {
 	{ "cid", required_argument, NULL, OPT_CID },
 	{ "vsock-uds", required_argument, NULL, OPT_VSOCK_UDS },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "disable-sandbox", no_argument, NULL, OPT_DISABLE_SANDBOX },
+	{ "seccomp-policy-dir", required_argument, NULL, OPT_POLICY_DIR },
 	{ "cpuid-disable", required_argument, NULL, OPT_CPUID_DISABLE },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -514,6 +523,14 @@ static int parse_run(struct cvm_opts *o, int argc, char **argv, char *err, size_
 		case OPT_RNG:
 		case OPT_NO_RNG:
 			o->rng = c == OPT_RNG;
+			break;
+		case OPT_DISABLE_SANDBOX:
+			o->disable_sandbox = true;
+			break;
+		case OPT_POLICY_DIR:
+			if (*arg == '\0')
+				return usage_err(err, errlen, "--seccomp-policy-dir: empty path");
+			o->policy_dir = arg;
 			break;
 		case OPT_HOST_IP:
 		case OPT_NETMASK:

@@ -68,6 +68,18 @@ typedef struct cvm_vm_config {
 	const char *cpuid_disable;
 	/** Path of the KVM device; NULL means "/dev/kvm". */
 	const char *kvm_path;
+	/**
+	 * Non-zero: run every virtio device as a thread of this process.
+	 * 0 (the default): each device runs in its own jailed process with a
+	 * seccomp filter (docs/sandbox.md).
+	 */
+	int disable_sandbox;
+	/**
+	 * Directory of the devices' seccomp policies (<dev>_device.policy);
+	 * NULL means the installed ones ($prefix/share/policy/cvm). A missing
+	 * policy makes cvm_vm_run() fail; a device never runs unfiltered.
+	 */
+	const char *seccomp_policy_dir;
 } cvm_vm_config;
 
 /** Initialiser for cvm_vm_config: 256 MiB, one vCPU, info-level logging. */
@@ -75,7 +87,8 @@ typedef struct cvm_vm_config {
 	{                                                                         \
 		.struct_size = sizeof(cvm_vm_config), .mem_mib = 256, .vcpus = 1, \
 		.log_level = CVM_LOG_INFO, .log_fn = NULL, .log_opaque = NULL,    \
-		.cpuid_disable = NULL, .kvm_path = NULL,                          \
+		.cpuid_disable = NULL, .kvm_path = NULL, .disable_sandbox = 0,    \
+		.seccomp_policy_dir = NULL,                                       \
 	}
 
 /** What a legacy serial port is connected to. */

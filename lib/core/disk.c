@@ -146,9 +146,14 @@ char *vm_full_cmdline(struct cvm_vm *vm)
 int vm_start_devices(struct cvm_vm *vm)
 {
 	struct cvm_errbuf err = { "" };
+	const struct vp_sandbox sb = {
+		.policy_dir = vm->policy_dir,
+		.new_userns = true,
+		.stopping = &vm->stopping,
+	};
 
 	for (unsigned int i = 0; i < vm->nr_vdevs; i++) {
-		int rc = virtio_pci_start(vm->vdevs[i].vp, &err);
+		int rc = virtio_pci_start(vm->vdevs[i].vp, vm->sandbox ? &sb : NULL, &err);
 
 		if (rc)
 			return vm_error(vm, rc, "%s", err.msg);

@@ -14,8 +14,9 @@
 
 #include "control/server.h"
 #include "devices/serial.h"
+#include "virtio/virtio_pci.h"
 
-enum { TAG_STOP = 100, TAG_WAKE = 101 };
+enum { TAG_STOP = 100, TAG_WAKE = 101, TAG_DEV = 1000 /* + device index */ };
 
 static void term_raw(struct cvm_vm *vm, struct serial_port *p)
 {
@@ -143,9 +144,29 @@ static int loop_setup(struct cvm_vm *vm, int ep)
 		}
 		pump(vm, ep, p, i, false);
 	}
+	/* Sandboxed devices: their messages, and their deaths. */
+	for (unsigned int i = 0; i < vm->nr_vdevs; i++) {
+		int fd = virtio_pci_proc_fd(vm->vdevs[i].vp);
+
+		ev.data.u32 = TAG_DEV + i;
+		if (fd >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev))
+			return -errno;
+	}
 	if (vm->ctl)
 		return ctl_server_watch(vm->ctl, ep);
 	return 0;
+}
+
+static void device_event(struct cvm_vm *vm, int ep, struct virtio_pci *vp)
+{
+	struct cvm_errbuf err = { "" };
+	int fd = virtio_pci_proc_fd(vp);
+	int rc = virtio_pci_proc_event(vp, &err);
+
+	if (rc < 0) {
+		epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+		vm_request_exit(vm, CVM_EXIT_ERROR, rc, "%s", err.msg);
+	}
 }
 
 int vm_event_loop(struct cvm_vm *vm)
@@ -179,6 +200,8 @@ int vm_event_loop(struct cvm_vm *vm)
 				drain(vm->wake_efd);
 				for (unsigned int j = 0; j < CVM_NR_SERIAL; j++)
 					pump(vm, ep, &vm->serial[j], j, false);
+			} else if (tag >= TAG_DEV && tag < TAG_DEV + vm->nr_vdevs) {
+				device_event(vm, ep, vm->vdevs[tag - TAG_DEV].vp);
 			} else if (tag < CVM_NR_SERIAL) {
 				pump(vm, ep, &vm->serial[tag], tag, true);
 			} else {

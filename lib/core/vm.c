@@ -2,6 +2,7 @@
 /* Creating, configuring and destroying a VM. */
 #include "core/vm.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -44,6 +45,36 @@ int vm_error(struct cvm_vm *vm, int rc, const char *fmt, ...)
 const char *cvm_vm_last_error(const cvm_vm *vm)
 {
 	return vm ? vm->error : "";
+}
+
+/*
+ * Where the installed seccomp policies are: $prefix/share/policy/cvm for the
+ * prefix libcvm was configured with, or, for an installed tree that was
+ * moved (cmake --install --prefix), next to the library that runs this code.
+ */
+static char *default_policy_dir(void)
+{
+	static const char *const rel[] = { "/../share/policy/cvm", "/../../share/policy/cvm" };
+	Dl_info info;
+	char *dir, *slash, *p;
+
+	if (access(CVM_POLICY_DIR, X_OK) == 0 || !dladdr((void *)cvm_vm_create, &info) ||
+	    !info.dli_fname || !(dir = strdup(info.dli_fname)))
+		return strdup(CVM_POLICY_DIR);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = 0;
+	for (unsigned int i = 0; slash && i < sizeof(rel) / sizeof(rel[0]); i++) {
+		if (asprintf(&p, "%s%s", dir, rel[i]) < 0)
+			break;
+		if (access(p, X_OK) == 0) {
+			free(dir);
+			return p;
+		}
+		free(p);
+	}
+	free(dir);
+	return strdup(CVM_POLICY_DIR);
 }
 
 /* Copy the caller's config over the defaults, honouring its struct_size. */
@@ -228,6 +259,20 @@ int cvm_vm_create(cvm_vm **out, const cvm_vm_config *ucfg)
 	rc = check_config(&cfg, kvm_cap(vm->kvm_fd, KVM_CAP_MAX_VCPUS), &err);
 	if (rc)
 		goto fail;
+	vm->sandbox = !cfg.disable_sandbox;
+	vm->policy_dir = cfg.seccomp_policy_dir ? strdup(cfg.seccomp_policy_dir) :
+						  default_policy_dir();
+	if (!vm->policy_dir) {
+		rc = errf(&err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	if (vm->sandbox && access(vm->policy_dir, R_OK | X_OK)) {
+		rc = errf(&err, -errno,
+			  "seccomp policy directory %s: %s (install libcvm's policies, point "
+			  "--seccomp-policy-dir at them, or run with --disable-sandbox)",
+			  vm->policy_dir, strerror(errno));
+		goto fail;
+	}
 	rc = create_memory(vm, &err);
 	if (rc)
 		goto fail;
@@ -361,6 +406,7 @@ void cvm_vm_destroy(cvm_vm *vm)
 	bus_destroy(&vm->mmio);
 	free(vm->cpuid);
 	free(vm->cmdline);
+	free(vm->policy_dir);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)

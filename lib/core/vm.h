@@ -109,6 +109,8 @@ struct cvm_vm {
 	void *vsock;	    /* the virtio-vsock device, once added */
 	int vsock_cid_lock; /* holds the CID's abstract socket name, or -1 */
 	bool pci_ready;
+	bool sandbox;	  /* virtio devices run in jailed processes */
+	char *policy_dir; /* their seccomp policies */
 
 	bool kernel_loaded;
 	struct kernel_image kernel;

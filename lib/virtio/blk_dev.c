@@ -61,7 +61,18 @@ static void blk_shutdown(void *opaque)
 		log_warn(b->vp.log, "%s: fdatasync: %s", b->name, strerror(errno));
 }
 
+static unsigned int blk_keep_fds(void *opaque, int *fds, unsigned int max)
+{
+	struct blk_dev *b = opaque;
+
+	if (max < 1 || b->disk.fd < 0)
+		return 0;
+	fds[0] = b->disk.fd;
+	return 1;
+}
+
 static const struct virtio_dev_ops blk_ops = {
+	.keep_fds = blk_keep_fds,
 	.config_read = blk_config_read,
 	.queue_notify = blk_queue_notify,
 	.shutdown = blk_shutdown,
@@ -103,6 +114,7 @@ int blk_dev_create(struct blk_dev **out, const char *path, const struct blk_disk
 		.nr_queues = nr_queues,
 		.queue_max_size = VIRTIO_PCI_QUEUE_MAX_SIZE,
 		.ops = &blk_ops,
+		.policy = "block",
 		.opaque = b,
 	};
 

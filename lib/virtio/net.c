@@ -542,7 +542,18 @@ static void net_shutdown(void *opaque)
 		  (unsigned long long)s->rx_errors, (unsigned long long)s->rx_dropped);
 }
 
+static unsigned int net_keep_fds(void *opaque, int *fds, unsigned int max)
+{
+	struct net_dev *n = opaque;
+
+	if (max < 1 || n->tap.fd < 0)
+		return 0;
+	fds[0] = n->tap.fd;
+	return 1;
+}
+
 static const struct virtio_dev_ops net_ops = {
+	.keep_fds = net_keep_fds,
 	.config_read = net_config_read,
 	.activate = net_activate,
 	.queue_notify = net_queue_notify,
@@ -606,6 +617,7 @@ int net_dev_create(struct net_dev **out, struct tap *tap, const uint8_t mac[6],
 		.nr_queues = 2,
 		.queue_max_size = VIRTIO_PCI_QUEUE_MAX_SIZE,
 		.ops = &net_ops,
+		.policy = "net",
 		.opaque = n,
 	};
 

@@ -111,6 +111,7 @@ int rng_dev_create(struct rng_dev **out, const struct virtio_env *env, struct cv
 		.nr_queues = 1,
 		.queue_max_size = VIRTIO_PCI_QUEUE_MAX_SIZE,
 		.ops = &rng_ops,
+		.policy = "rng",
 		.opaque = r,
 	};
 

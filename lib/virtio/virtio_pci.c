@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <linux/kvm.h>
@@ -44,14 +45,30 @@ static void add_vendor_cap(struct pci_dev *d, uint8_t type, uint32_t off, uint32
 
 #define PCI_COMMAND_INTX_DISABLE 0x400
 
-/* INTx follows the ISR while MSI-X is off, unless the guest disabled INTx. */
+/*
+ * Drive INTx from the shared state: asserted while the ISR is non-zero,
+ * MSI-X is off and the guest did not disable INTx. Runs in the VMM only.
+ */
+void vp_intx_sync(struct virtio_pci *vp)
+{
+	if (!vp->env.set_intx || !vp->pci.slot || vp->in_child)
+		return;
+	pthread_mutex_lock(&vp->intx_lock);
+	vp->env.set_intx(vp->env.intx_ctx, pci_intx_gsi(vp->pci.slot),
+			 atomic_load(&vp->sh->isr_set) && !atomic_load(&vp->sh->intx_off) &&
+				 !msix_enabled(&vp->msix));
+	pthread_mutex_unlock(&vp->intx_lock);
+}
+
+/* The ISR changed: publish it, and have the VMM drive the line. */
 static void vp_update_intx(struct virtio_pci *vp)
 {
-	bool off = pci_cfg_read(&vp->pci, 0x04, 2) & PCI_COMMAND_INTX_DISABLE;
-
-	if (vp->env.set_intx && vp->pci.slot)
-		vp->env.set_intx(vp->env.intx_ctx, pci_intx_gsi(vp->pci.slot),
-				 vp->isr && !off && !msix_enabled(&vp->msix));
+	if (atomic_exchange(&vp->sh->isr_set, vp->isr != 0) == (vp->isr != 0))
+		return;
+	if (vp->in_child)
+		vp_child_intx(vp);
+	else
+		vp_intx_sync(vp);
 }
 
 /* Interrupt the guest for queue @q (vector from the queue) or the config (q < 0). */
@@ -308,20 +325,12 @@ static uint32_t common_width(uint32_t off)
 	}
 }
 
-static void bar_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
+/* Common, ISR and device configuration reads, where the device lives. */
+void vp_regs_read(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len)
 {
-	struct virtio_pci *vp = opaque;
 	uint32_t v = 0;
 
 	memset(data, 0, len);
-	if (off >= VP_MSIX_TABLE_OFF && off < VP_MSIX_PBA_OFF) {
-		msix_table_read(&vp->msix, off - VP_MSIX_TABLE_OFF, data, len);
-		return;
-	}
-	if (off >= VP_MSIX_PBA_OFF && off < VP_BAR_SIZE) {
-		msix_pba_read(&vp->msix, off - VP_MSIX_PBA_OFF, data, len);
-		return;
-	}
 	pthread_mutex_lock(&vp->lock);
 	if (off < VP_COMMON_LEN && common_width((uint32_t)off) == len) {
 		v = common_read(vp, (uint32_t)off);
@@ -339,26 +348,12 @@ static void bar_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
 		data[i] = (uint8_t)(v >> (8 * i));
 }
 
-static void bar_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t len)
+void vp_regs_write(struct virtio_pci *vp, uint64_t off, const uint8_t *data, uint32_t len)
 {
-	struct virtio_pci *vp = opaque;
 	uint32_t v = 0;
 
 	for (uint32_t i = 0; i < len && i < 4; i++)
 		v |= (uint32_t)data[i] << (8 * i);
-	if (off >= VP_MSIX_TABLE_OFF && off < VP_MSIX_PBA_OFF) {
-		msix_table_write(&vp->msix, off - VP_MSIX_TABLE_OFF, data, len);
-		return;
-	}
-	if (off >= VP_NOTIFY_OFF && off < VP_NOTIFY_OFF + VP_NOTIFY_MULT * vp->cfg.nr_queues) {
-		/* A kick that KVM did not catch (another width): pass it to the worker. */
-		uint64_t one = 1;
-		unsigned int q = (unsigned int)((off - VP_NOTIFY_OFF) / VP_NOTIFY_MULT);
-
-		if (write(vp->q[q].kick_efd, &one, sizeof(one)) < 0)
-			log_warn(vp->log, "%s: kick: %s", vp->cfg.name, strerror(errno));
-		return;
-	}
 	pthread_mutex_lock(&vp->lock);
 	if (off < VP_COMMON_LEN && common_width((uint32_t)off) == len)
 		common_write(vp, (uint32_t)off, v);
@@ -367,6 +362,49 @@ static void bar_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t 
 		vp->cfg.ops->config_write(vp->cfg.opaque, (uint32_t)(off - VP_DEVICE_OFF), data,
 					  len);
 	pthread_mutex_unlock(&vp->lock);
+}
+
+/*
+ * BAR 0 as the vCPUs see it: the MSI-X table and PBA and stray kicks are
+ * served here, in the VMM; the rest goes to the device, in this process
+ * or over the proxy to its own.
+ */
+static void bar_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
+{
+	struct virtio_pci *vp = opaque;
+
+	if (off >= VP_MSIX_TABLE_OFF && off < VP_MSIX_PBA_OFF) {
+		msix_table_read(&vp->msix, off - VP_MSIX_TABLE_OFF, data, len);
+	} else if (off >= VP_MSIX_PBA_OFF && off < VP_BAR_SIZE) {
+		msix_pba_read(&vp->msix, off - VP_MSIX_PBA_OFF, data, len);
+	} else if (vp->proc) {
+		vp_proxy_access(vp, false, off, data, len);
+		vp_intx_sync(vp);
+	} else {
+		vp_regs_read(vp, off, data, len);
+	}
+}
+
+static void bar_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t len)
+{
+	struct virtio_pci *vp = opaque;
+
+	if (off >= VP_MSIX_TABLE_OFF && off < VP_MSIX_PBA_OFF) {
+		msix_table_write(&vp->msix, off - VP_MSIX_TABLE_OFF, data, len);
+	} else if (off >= VP_NOTIFY_OFF &&
+		   off < VP_NOTIFY_OFF + VP_NOTIFY_MULT * vp->cfg.nr_queues) {
+		/* A kick that KVM did not catch (another width): pass it to the worker. */
+		uint64_t one = 1;
+		unsigned int q = (unsigned int)((off - VP_NOTIFY_OFF) / VP_NOTIFY_MULT);
+
+		if (write(vp->q[q].kick_efd, &one, sizeof(one)) < 0)
+			log_warn(vp->log, "%s: kick: %s", vp->cfg.name, strerror(errno));
+	} else if (vp->proc) {
+		vp_proxy_access(vp, true, off, (uint8_t *)data, len);
+		vp_intx_sync(vp);
+	} else {
+		vp_regs_write(vp, off, data, len);
+	}
 }
 
 static const struct cvm_io_ops bar_ops = { .read = bar_read, .write = bar_write };
@@ -408,10 +446,9 @@ static void vp_cfg_written(struct pci_dev *d, uint32_t off, uint32_t len)
 	struct virtio_pci *vp = d->opaque;
 
 	msix_cfg_written(&vp->msix, off, len);
-	/* INTX_DISABLE or the MSI-X enable bit may have changed. Lock order: PCI, then vp. */
-	pthread_mutex_lock(&vp->lock);
-	vp_update_intx(vp);
-	pthread_mutex_unlock(&vp->lock);
+	/* INTX_DISABLE or the MSI-X enable bit may have changed. */
+	atomic_store(&vp->sh->intx_off, pci_cfg_read(&vp->pci, 0x04, 2) & PCI_COMMAND_INTX_DISABLE);
+	vp_intx_sync(vp);
 }
 
 static const struct pci_dev_ops vp_pci_ops = {
@@ -457,10 +494,8 @@ void virtio_pci_config_changed(struct virtio_pci *vp)
 		vp_interrupt(vp, -1);
 }
 
-static void *vp_worker(void *arg)
+void vp_serve(struct virtio_pci *vp)
 {
-	struct virtio_pci *vp = arg;
-
 	for (;;) {
 		struct epoll_event ev[VIRTIO_PCI_MAX_QUEUES + 1];
 		int n = epoll_wait(vp->ep_fd, ev, VIRTIO_PCI_MAX_QUEUES + 1, -1);
@@ -469,14 +504,19 @@ static void *vp_worker(void *arg)
 			continue;
 		if (n < 0) {
 			log_err(vp->log, "%s: epoll_wait: %s", vp->cfg.name, strerror(errno));
-			return NULL;
+			return;
 		}
 		for (int i = 0; i < n; i++) {
 			uint32_t q = ev[i].data.u32;
 			uint64_t cnt;
 
 			if (q == STOP_TAG)
-				return NULL;
+				return;
+			if (q == VP_CTL_TAG) {
+				if (vp_child_ctl(vp) < 0)
+					return; /* the VMM is gone */
+				continue;
+			}
 			if (q >= DEV_TAG_BASE) {
 				pthread_mutex_lock(&vp->lock);
 				if (vp->cfg.ops->fd_event &&
@@ -502,6 +542,12 @@ static void *vp_worker(void *arg)
 	}
 }
 
+static void *vp_worker(void *arg)
+{
+	vp_serve(arg);
+	return NULL;
+}
+
 int virtio_pci_init(struct virtio_pci *vp, const struct virtio_pci_config *c,
 		    const struct virtio_env *env, struct cvm_errbuf *err)
 {
@@ -513,7 +559,14 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_pci_config *c,
 	for (unsigned int i = 0; i < VIRTIO_PCI_MAX_QUEUES; i++)
 		vp->q[i].kick_efd = -1;
 	pthread_mutex_init(&vp->lock, NULL);
+	pthread_mutex_init(&vp->intx_lock, NULL);
 	vp->inited = true;
+	vp->sh = mmap(NULL, sizeof(*vp->sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
+		      0);
+	if (vp->sh == MAP_FAILED) {
+		vp->sh = NULL;
+		return errf(err, -errno, "%s: mmap: %s", c->name, strerror(errno));
+	}
 	if (!c->nr_queues || c->nr_queues > VIRTIO_PCI_MAX_QUEUES || !c->queue_max_size ||
 	    c->queue_max_size > VIRTIO_PCI_QUEUE_MAX_SIZE ||
 	    (c->queue_max_size & (c->queue_max_size - 1)) || c->config_len > VP_DEVICE_LEN)
@@ -576,8 +629,11 @@ int virtio_pci_plug(struct virtio_pci *vp, struct pci_bus *bus, struct cvm_errbu
 	return 0;
 }
 
-int virtio_pci_start(struct virtio_pci *vp, struct cvm_errbuf *err)
+int virtio_pci_start(struct virtio_pci *vp, const struct vp_sandbox *sb, struct cvm_errbuf *err)
 {
+	if (sb)
+		return vp_proc_start(vp, sb, err);
+
 	int rc = pthread_create(&vp->worker, NULL, vp_worker, vp);
 
 	if (rc)
@@ -591,6 +647,10 @@ void virtio_pci_stop(struct virtio_pci *vp)
 {
 	uint64_t one = 1;
 
+	if (vp->proc) {
+		vp_proc_stop(vp);
+		return; /* the device flushed in its own process */
+	}
 	if (vp->worker_started) {
 		if (write(vp->stop_efd, &one, sizeof(one)) < 0)
 			log_err(vp->log, "%s: cannot stop its thread", vp->cfg.name);
@@ -615,10 +675,14 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 			close(vp->q[i].kick_efd);
 	}
 	msix_destroy(&vp->msix);
+	if (vp->sh)
+		munmap(vp->sh, sizeof(*vp->sh));
+	vp->sh = NULL;
 	if (vp->ep_fd >= 0)
 		close(vp->ep_fd);
 	if (vp->stop_efd >= 0)
 		close(vp->stop_efd);
 	pthread_mutex_destroy(&vp->lock);
+	pthread_mutex_destroy(&vp->intx_lock);
 	vp->inited = false;
 }

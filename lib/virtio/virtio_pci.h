@@ -17,6 +17,7 @@
 #define CVM_VIRTIO_VIRTIO_PCI_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -66,6 +67,19 @@ struct virtio_dev_ops {
 	 * (@events from epoll). Same context and return value as queue_notify.
 	 */
 	int (*fd_event)(void *opaque, struct virtio_pci *vp, uint32_t tag, uint32_t events);
+	/*
+	 * Sandbox: store the descriptors the device's process must keep (its
+	 * backing file, TAP, sockets; not the transport's) in @fds, at most
+	 * @max; return how many. NULL: none.
+	 */
+	unsigned int (*keep_fds)(void *opaque, int *fds, unsigned int max);
+	/*
+	 * Runs in the VMM, for virtio_pci_broker_connect(): open a connection
+	 * the device asked for by @arg (vsock: a host port) and return its fd,
+	 * or -errno. The VMM decides what @arg may reach; the device process
+	 * has no file system to do it itself.
+	 */
+	int (*broker_connect)(void *opaque, uint32_t arg);
 };
 
 struct virtio_pci_config {
@@ -78,6 +92,10 @@ struct virtio_pci_config {
 	uint16_t queue_max_size; /* power of two <= VIRTIO_PCI_QUEUE_MAX_SIZE */
 	const struct virtio_dev_ops *ops;
 	void *opaque;
+	/* Its seccomp policy: <policy dir>/<policy>_device.policy ("block"). */
+	const char *policy;
+	/* Sandbox: descriptors the device opens as it runs (connections...). */
+	unsigned int max_fds;
 };
 
 /* What a virtio device needs from its VM. */
@@ -102,6 +120,22 @@ struct vp_queue {
 	uint64_t kick_addr; /* where it is registered, 0 if not */
 };
 
+/* State the VMM and a device process share (MAP_SHARED). */
+struct vp_shared {
+	_Atomic bool isr_set;  /* the ISR is non-zero (written by the device) */
+	_Atomic bool intx_off; /* INTX_DISABLE in the command register (written by the VMM) */
+};
+
+/* How to run a device in its own process (see vp_sandbox.c). */
+struct vp_sandbox {
+	const char *policy_dir; /* where <policy>_device.policy is */
+	bool new_userns;	/* false: only for hosts without user namespaces */
+	/* Set while the VM stops: a vCPU waiting for the device gives up. */
+	const _Atomic bool *stopping;
+};
+
+struct vp_proc;
+
 struct virtio_pci {
 	struct virtio_pci_config cfg;
 	struct virtio_env env;
@@ -121,6 +155,10 @@ struct virtio_pci {
 	pthread_t worker;
 	bool worker_started;
 	bool inited; /* virtio_pci_init() ran: the fds below are valid or -1 */
+	struct vp_shared *sh;
+	pthread_mutex_t intx_lock; /* VMM side: computing and driving the INTx line */
+	struct vp_proc *proc;	   /* sandboxed: its process (in the VMM), else NULL */
+	bool in_child;		   /* this copy runs in the device's process */
 };
 
 /*
@@ -130,8 +168,13 @@ struct virtio_pci {
 int virtio_pci_init(struct virtio_pci *vp, const struct virtio_pci_config *c,
 		    const struct virtio_env *env, struct cvm_errbuf *err);
 int virtio_pci_plug(struct virtio_pci *vp, struct pci_bus *bus, struct cvm_errbuf *err);
-/* Start and stop the worker thread (before the vCPUs run / after they stopped). */
-int virtio_pci_start(struct virtio_pci *vp, struct cvm_errbuf *err);
+/*
+ * Start the device before the vCPUs run: a worker thread (@sb NULL) or a
+ * jailed, seccomp-filtered process (@sb), forked from the calling thread,
+ * which must stay alive while the device runs. Stop it after the vCPUs
+ * stopped: the device flushes (ops->shutdown) and its thread or process ends.
+ */
+int virtio_pci_start(struct virtio_pci *vp, const struct vp_sandbox *sb, struct cvm_errbuf *err);
 void virtio_pci_stop(struct virtio_pci *vp);
 void virtio_pci_destroy(struct virtio_pci *vp);
 
@@ -157,5 +200,40 @@ void virtio_pci_unwatch_fd(struct virtio_pci *vp, int fd);
  * interrupt. For device callbacks, which run with the transport lock held.
  */
 void virtio_pci_config_changed(struct virtio_pci *vp);
+
+/*
+ * virtio_pci_broker_connect() - have the VMM run ops->broker_connect(@arg)
+ * and return the descriptor (directly without the sandbox, over the
+ * device's socket with it). From device callbacks. Returns an fd or -errno.
+ */
+int virtio_pci_broker_connect(struct virtio_pci *vp, uint32_t arg);
+
+/*
+ * Sandboxed devices, for cvm_vm_run()'s event loop: the descriptor to watch
+ * (-1 when the device runs as a thread), and what to do when it is ready.
+ * virtio_pci_proc_event() returns 0, or -errno with @err saying why the
+ * device's process is gone (it was reaped; the VM must stop).
+ */
+int virtio_pci_proc_fd(const struct virtio_pci *vp);
+int virtio_pci_proc_event(struct virtio_pci *vp, struct cvm_errbuf *err);
+/* The device process's pid (host PID namespace), or 0. For tests and status. */
+int virtio_pci_proc_pid(const struct virtio_pci *vp);
+
+/* --- between virtio_pci.c and vp_sandbox.c ---------------------------------------------- */
+
+#define VP_CTL_TAG 0xfffffffeu /* epoll tag of the proxy socket in the device process */
+
+void vp_regs_read(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len);
+void vp_regs_write(struct virtio_pci *vp, uint64_t off, const uint8_t *data, uint32_t len);
+/* The worker loop; returns when stopped (or the proxy socket closed). */
+void vp_serve(struct virtio_pci *vp);
+void vp_intx_sync(struct virtio_pci *vp);
+/* VMM: a register access for a sandboxed device (reads all-ones when it is gone). */
+void vp_proxy_access(struct virtio_pci *vp, bool write, uint64_t off, uint8_t *data, uint32_t len);
+/* Device process: serve one proxy request (<0: the VMM is gone); tell the VMM the ISR changed. */
+int vp_child_ctl(struct virtio_pci *vp);
+void vp_child_intx(struct virtio_pci *vp);
+int vp_proc_start(struct virtio_pci *vp, const struct vp_sandbox *sb, struct cvm_errbuf *err);
+void vp_proc_stop(struct virtio_pci *vp);
 
 #endif

@@ -33,7 +33,6 @@
 static void guest_connect(struct vsock_dev *v, const struct virtio_vsock_hdr *h)
 {
 	uint32_t local = le32toh(h->dst_port), peer = le32toh(h->src_port);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct vsock_conn *c;
 	int fd;
 
@@ -42,13 +41,10 @@ static void guest_connect(struct vsock_dev *v, const struct virtio_vsock_hdr *h)
 		rst_push(v, local, peer);
 		return;
 	}
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", v->uds_path, local);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		log_debug(v->vp.log, "%s: guest port %u -> %s: %s", v->name, peer, sa.sun_path,
-			  strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	fd = virtio_pci_broker_connect(&v->vp, local);
+	if (fd < 0) {
+		log_debug(v->vp.log, "%s: guest port %u -> %s_%u: %s", v->name, peer, v->uds_path,
+			  local, strerror(-fd));
 		rst_push(v, local, peer);
 		return;
 	}
@@ -505,7 +501,39 @@ static void vsock_reset(void *opaque)
 	v->rx_held = false;
 }
 
+static unsigned int vsock_keep_fds(void *opaque, int *fds, unsigned int max)
+{
+	struct vsock_dev *v = opaque;
+
+	if (max < 1 || v->listen_fd < 0)
+		return 0;
+	fds[0] = v->listen_fd;
+	return 1;
+}
+
+/* In the VMM: a guest connection to host port @port goes to <uds_path>_<port>. */
+static int vsock_broker_connect(void *opaque, uint32_t port)
+{
+	struct vsock_dev *v = opaque;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", v->uds_path, port);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
 static const struct virtio_dev_ops vsock_ops = {
+	.keep_fds = vsock_keep_fds,
+	.broker_connect = vsock_broker_connect,
 	.config_read = vsock_config_read,
 	.queue_notify = vsock_queue_notify,
 	.reset = vsock_reset,
@@ -550,6 +578,8 @@ int vsock_dev_create(struct vsock_dev **out, uint64_t cid, const char *uds_path,
 		.nr_queues = 3,
 		.queue_max_size = VIRTIO_PCI_QUEUE_MAX_SIZE,
 		.ops = &vsock_ops,
+		.policy = "vsock",
+		.max_fds = VSOCK_MAX_CONNS + 8,
 		.opaque = v,
 	};
 

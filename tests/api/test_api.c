@@ -42,6 +42,7 @@ struct guest_run {
 static int guest_setup(struct guest_run *g, const char *test)
 {
 	cvm_vm_config cfg = CVM_VM_CONFIG_INIT;
+	cfg.seccomp_policy_dir = CVM_POLICY_SRC;
 	cvm_serial_config com1 = CVM_SERIAL_CONFIG_INIT;
 	char params[128];
 	int rc;
@@ -103,6 +104,7 @@ Test(api, version_and_strings)
 Test(api, bad_configs)
 {
 	cvm_vm_config cfg = CVM_VM_CONFIG_INIT;
+	cfg.seccomp_policy_dir = CVM_POLICY_SRC;
 	cvm_vm *vm = (cvm_vm *)1;
 
 	cr_assert_eq(cvm_vm_create(NULL, &cfg), -EINVAL);
@@ -140,6 +142,8 @@ Test(api, newer_caller_struct)
 		cvm_vm_config c;
 		uint64_t future;
 	} big = { .c = CVM_VM_CONFIG_INIT };
+
+	big.c.seccomp_policy_dir = CVM_POLICY_SRC;
 	cvm_vm *vm;
 
 	big.c.struct_size = sizeof(big);
@@ -155,6 +159,7 @@ Test(api, vcpu_limits)
 {
 	need_kvm();
 	cvm_vm_config cfg = CVM_VM_CONFIG_INIT;
+	cfg.seccomp_policy_dir = CVM_POLICY_SRC;
 	cvm_vm *vm;
 
 	cfg.mem_mib = 32;
@@ -173,6 +178,7 @@ Test(api, order_of_calls)
 {
 	need_kvm();
 	cvm_vm_config cfg = CVM_VM_CONFIG_INIT;
+	cfg.seccomp_policy_dir = CVM_POLICY_SRC;
 	cvm_serial_config s = CVM_SERIAL_CONFIG_INIT;
 	cvm_vm *vm;
 
@@ -330,6 +336,7 @@ Test(api, disk_errors)
 {
 	need_kvm();
 	cvm_vm_config cfg = CVM_VM_CONFIG_INIT;
+	cfg.seccomp_policy_dir = CVM_POLICY_SRC;
 	cvm_blk_config d = CVM_BLK_CONFIG_INIT;
 	char path[] = "/tmp/cvm-api-disk-XXXXXX";
 	int fd = mkstemp(path);

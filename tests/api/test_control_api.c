@@ -86,6 +86,7 @@ static void *run_thread(void *arg)
 static void ctl_vm_create(struct ctl_vm *c, const char *sock)
 {
 	cvm_vm_config cfg = CVM_VM_CONFIG_INIT;
+	cfg.seccomp_policy_dir = CVM_POLICY_SRC;
 	cvm_serial_config com1 = CVM_SERIAL_CONFIG_INIT;
 
 	memset(c, 0, sizeof(*c));

@@ -124,10 +124,29 @@ int runner_run(struct runner_result *r, const struct runner_opts *o, const char 
 	size_t argc = 0;
 
 	argv[argc++] = CVM_BIN;
-	for (; args && args[argc - 1] && argc < sizeof(argv) / sizeof(argv[0]) - 1; argc++)
-		argv[argc] = args[argc - 1];
+	if (args && args[0] && strcmp(args[0], "run") == 0) {
+		/* The policies of this source tree; or the threads mode of the second run. */
+		argv[argc++] = *args++;
+		runner_sandbox_args(argv + argc);
+		argc += 2;
+	}
+	for (; args && *args && argc < sizeof(argv) / sizeof(argv[0]) - 1; args++)
+		argv[argc++] = *args;
 	argv[argc] = NULL;
 	return runner_exec(r, o, argv);
+}
+
+void runner_sandbox_args(const char *out[2])
+{
+	out[0] = runner_sandboxed() ? "--seccomp-policy-dir" : "--disable-sandbox";
+	out[1] = runner_sandboxed() ? CVM_POLICY_SRC : "--disable-sandbox";
+}
+
+bool runner_sandboxed(void)
+{
+	const char *e = getenv("CVM_TEST_NO_SANDBOX");
+
+	return !e || !*e || strcmp(e, "0") == 0;
 }
 
 int runner_exec(struct runner_result *r, const struct runner_opts *o, const char *const *argv)

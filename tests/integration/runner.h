@@ -51,6 +51,14 @@ struct runner_result {
  * holds the reason).
  */
 int runner_run(struct runner_result *r, const struct runner_opts *o, const char *const *args);
+/*
+ * runner_run() puts `--seccomp-policy-dir CVM_POLICY_SRC` after `run`, or
+ * `--disable-sandbox` when runner_sandboxed() is false: the guest tests run
+ * twice, with CVM_TEST_NO_SANDBOX=1 the second time.
+ */
+bool runner_sandboxed(void);
+/* The two arguments runner_run() adds after `run`, for tests that exec cvm themselves. */
+void runner_sandbox_args(const char *out[2]);
 /* runner_exec() - the same for any program: @argv[0] is its path. */
 int runner_exec(struct runner_result *r, const struct runner_opts *o, const char *const *argv);
 void runner_free(struct runner_result *r);

@@ -120,6 +120,8 @@ static void vm_start(struct vm *v, const char *const *args)
 	v->out = v->err = -1;
 	argv[n++] = CVM_BIN;
 	argv[n++] = "run";
+	runner_sandbox_args(argv + n);
+	n += 2;
 	for (; *args && n < 46; args++)
 		argv[n++] = *args;
 	argv[n++] = CVM_GUEST;

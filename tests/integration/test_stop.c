@@ -51,6 +51,9 @@ static int stop_with(int sig, char *out, size_t outsz)
 	double deadline = now_s() + 30;
 
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	const char *sb[2];
+
+	runner_sandbox_args(sb);
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
@@ -58,8 +61,8 @@ static int stop_with(int sig, char *out, size_t outsz)
 
 		dup2(null, 0);
 		dup2(p[1], 1);
-		execl(CVM_BIN, CVM_BIN, "run", "-m", "32", "-p", "cvm.test=spin", CVM_GUEST,
-		      (char *)NULL);
+		execl(CVM_BIN, CVM_BIN, "run", sb[0], sb[1], "-m", "32", "-p", "cvm.test=spin",
+		      CVM_GUEST, (char *)NULL);
 		_exit(127);
 	}
 	close(p[1]);
@@ -120,12 +123,15 @@ Test(stop, sigterm_while_output_is_blocked)
 
 	REQUIRE_KVM();
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	const char *sb[2];
+
+	runner_sandbox_args(sb);
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
 		dup2(p[1], 1);
-		execl(CVM_BIN, CVM_BIN, "run", "-m", "32", "-p", "cvm.test=flood", CVM_GUEST,
-		      (char *)NULL);
+		execl(CVM_BIN, CVM_BIN, "run", sb[0], sb[1], "-m", "32", "-p", "cvm.test=flood",
+		      CVM_GUEST, (char *)NULL);
 		_exit(127);
 	}
 	close(p[1]);

@@ -37,6 +37,9 @@ static void tty_start(struct tty_run *t, const char *test)
 	cr_assert_eq(tcgetattr(t->slave, &tio), 0);
 	cr_assert(tio.c_lflag & ICANON, "a new pty starts in canonical mode");
 	snprintf(param, sizeof(param), "cvm.test=%s", test);
+	const char *sb[2];
+
+	runner_sandbox_args(sb);
 	t->pid = fork();
 	cr_assert_geq(t->pid, 0);
 	if (t->pid == 0) {
@@ -45,7 +48,8 @@ static void tty_start(struct tty_run *t, const char *test)
 		dup2(t->slave, 1);
 		dup2(t->slave, 2);
 		close(t->master);
-		execl(CVM_BIN, CVM_BIN, "run", "-m", "32", "-p", param, CVM_GUEST, (char *)NULL);
+		execl(CVM_BIN, CVM_BIN, "run", sb[0], sb[1], "-m", "32", "-p", param, CVM_GUEST,
+		      (char *)NULL);
 		_exit(127);
 	}
 }

@@ -420,7 +420,7 @@ Test(rng_dev, driver_ok_serves_the_queue)
 	tvq_desc(t, TVQ_DESC, 0, BUF(0), 32, WN, 1);
 	tvq_desc(t, TVQ_DESC, 1, BUF(0) + 1024, 32, W, 0);
 	tvq_post(t, 0);
-	cr_assert_eq(virtio_pci_start(&d.r->vp, &err), 0, "%s", err.msg);
+	cr_assert_eq(virtio_pci_start(&d.r->vp, NULL, &err), 0, "%s", err.msg);
 	bw(&d, COMMON(STATUS), 1, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	bw(&d, COMMON(GFSELECT), 4, 1);
 	bw(&d, COMMON(GF), 4, 1);

@@ -249,7 +249,7 @@ Test(virtio_pci, kicks_reach_the_worker)
 	struct cvm_errbuf err = { "" };
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
 
-	cr_assert_eq(virtio_pci_start(&vp, &err), 0, "%s", err.msg);
+	cr_assert_eq(virtio_pci_start(&vp, NULL, &err), 0, "%s", err.msg);
 	negotiate();
 	queue_at(0, 0x10000);
 	bw(COMMON(STATUS), 1, 0x0f);
@@ -293,7 +293,7 @@ Test(virtio_pci, device_fds_reach_the_worker)
 	 * pipe must then raise no further event.
 	 */
 	dev.quiet_fd = p[0];
-	cr_assert_eq(virtio_pci_start(&vp, &err), 0, "%s", err.msg);
+	cr_assert_eq(virtio_pci_start(&vp, NULL, &err), 0, "%s", err.msg);
 	cr_assert_eq(write(p[1], "x", 1), 1);
 	for (int i = 0; i < 500 && !__atomic_load_n(&dev.fd_events, __ATOMIC_SEQ_CST); i++)
 		nanosleep(&ts, NULL);
