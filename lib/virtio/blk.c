@@ -2,6 +2,8 @@
 /* virtio-blk: disk images and the request engine (see blk.h). */
 #include "virtio/blk.h"
 
+#include "util/mmbuf.h"
+
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -96,13 +98,13 @@ static int rw_loop(int fd, struct iovec **iov, int *cnt, uint64_t off, bool wr, 
 
 static void *bounce_alloc(const struct blk_disk *d, uint64_t len, size_t *sz)
 {
-	size_t align = d->dio_mem_align > BLK_BOUNCE_ALIGN ? d->dio_mem_align : BLK_BOUNCE_ALIGN;
-	void *p;
-
-	*sz = len < BLK_BOUNCE_MAX ? (size_t)len : BLK_BOUNCE_MAX;
-	if (posix_memalign(&p, align, *sz))
+	/* From mmap, not malloc (the device may run in a forked process): page-aligned. */
+	if (d->dio_mem_align > BLK_BOUNCE_ALIGN)
 		return NULL;
-	return p;
+	*sz = len < BLK_BOUNCE_MAX ? (size_t)len : BLK_BOUNCE_MAX;
+	if (*sz == 0)
+		*sz = BLK_BOUNCE_ALIGN;
+	return mm_alloc(*sz);
 }
 
 /* Copies between a flat buffer and bytes [pos, pos + len) of @iov. */
@@ -154,7 +156,7 @@ static int rw_bounce(const struct blk_disk *d, const struct iovec *iov, int cnt,
 		pos += moved;
 		*done += moved;
 	}
-	free(buf);
+	mm_free(buf, sz);
 	return rc;
 }
 
@@ -200,7 +202,7 @@ static int write_zeroes_by_hand(const struct blk_disk *d, uint64_t off, uint64_t
 
 		rc = rw_loop(d->fd, &p, &c1, off + pos, true, &pos);
 	}
-	free(buf);
+	mm_free(buf, sz);
 	return rc;
 }
 

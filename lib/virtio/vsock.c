@@ -9,6 +9,7 @@
  * connection); a guest that exceeds the credit it was given loses the
  * connection (RST).
  */
+#include "util/mmbuf.h"
 #include "virtio/vsock_conn.h"
 
 #include <endian.h>
@@ -110,7 +111,7 @@ static void guest_data(struct vsock_dev *v, struct vsock_conn *c, const struct v
 
 			while (cap < need)
 				cap *= 2;
-			nb = realloc(c->wbuf, cap);
+			nb = mm_realloc(c->wbuf, c->wcap, cap); /* no malloc in a device process */
 			if (!nb) {
 				log_warn(v->vp.log, "%s: out of memory", v->name);
 				conn_close(v, c, true);

@@ -4,6 +4,7 @@
  * listening socket at uds_path and the "CONNECT <port>" handshake, served on
  * the device's worker thread (see vsock.h for the scheme).
  */
+#include "util/mmbuf.h"
 #include "virtio/vsock_conn.h"
 
 #include <endian.h>
@@ -80,7 +81,7 @@ void conn_close(struct vsock_dev *v, struct vsock_conn *c, bool rst)
 			virtio_pci_unwatch_fd(&v->vp, c->fd);
 		close(c->fd);
 	}
-	free(c->wbuf);
+	mm_free(c->wbuf, c->wcap);
 	memset(c, 0, sizeof(*c));
 	c->state = VC_FREE;
 	c->fd = -1;
