@@ -6,12 +6,18 @@
  * and the MSI-X table, each described by a vendor capability.
  *
  * Queue notifications arrive on ioeventfds that KVM signals directly, and
- * are served by the device's own worker thread: a vCPU thread never runs
- * queue processing. Interrupts go out through MSI-X irqfds.
+ * are served by the device's worker loop: a thread of the VMM, or (the
+ * sandbox, vp_sandbox.c) the only thread of the device's own jailed
+ * process. A vCPU thread never runs queue processing. Interrupts go out
+ * through MSI-X irqfds.
  *
- * A device implementation supplies struct virtio_dev_ops; every callback
- * except config_read/config_write runs on the worker thread, with the
- * transport lock held, so a callback never races with a reset.
+ * A device implementation supplies struct virtio_dev_ops; its callbacks run
+ * with the transport lock held, so none races with a reset: on the worker,
+ * except config_read/config_write, which run on a vCPU thread without the
+ * sandbox and on the worker (answering the VMM's proxy) with it. Device
+ * code must work in both: it allocates at run time only with util/mmbuf.h,
+ * opens nothing by path (virtio_pci_broker_connect()), and lists its
+ * descriptors in keep_fds.
  */
 #ifndef CVM_VIRTIO_VIRTIO_PCI_H
 #define CVM_VIRTIO_VIRTIO_PCI_H
