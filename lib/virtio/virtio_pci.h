@@ -140,7 +140,7 @@ struct vp_sandbox {
 	const _Atomic bool *stopping;
 };
 
-struct vp_proc;
+struct devproc;
 
 struct virtio_pci {
 	struct virtio_pci_config cfg;
@@ -163,7 +163,7 @@ struct virtio_pci {
 	bool inited; /* virtio_pci_init() ran: the fds below are valid or -1 */
 	struct vp_shared *sh;
 	pthread_mutex_t intx_lock; /* VMM side: computing and driving the INTx line */
-	struct vp_proc *proc;	   /* sandboxed: its process (in the VMM), else NULL */
+	struct devproc *proc;	   /* sandboxed: its process, else NULL */
 	bool in_child;		   /* this copy runs in the device's process */
 };
 
