@@ -152,6 +152,8 @@ int vm_start_devices(struct cvm_vm *vm)
 		.stopping = &vm->stopping,
 	};
 
+	if (vm->sproc && vm_serial_proc_start(vm, &err))
+		return vm_error(vm, -EIO, "%s", err.msg);
 	for (unsigned int i = 0; i < vm->nr_vdevs; i++) {
 		int rc = virtio_pci_start(vm->vdevs[i].vp, vm->sandbox ? &sb : NULL, &err);
 
@@ -163,6 +165,7 @@ int vm_start_devices(struct cvm_vm *vm)
 
 void vm_stop_devices(struct cvm_vm *vm)
 {
+	vm_serial_proc_stop(vm);
 	for (unsigned int i = 0; i < vm->nr_vdevs; i++)
 		virtio_pci_stop(vm->vdevs[i].vp);
 }

@@ -26,7 +26,10 @@ static void com_set_irq(void *ctx, int level)
 {
 	struct serial_port *p = ctx;
 
-	vm_set_irq(p->vm, p->irq, IRQ_SRC_COM(p->cfg.port - 1), level);
+	if (vm_serial_in_child(p->vm))
+		vm_serial_child_irq(p->vm, p->cfg.port - 1, level);
+	else
+		vm_set_irq(p->vm, p->irq, IRQ_SRC_COM(p->cfg.port - 1), level);
 }
 
 static void com_rx_space(void *ctx)
@@ -35,6 +38,10 @@ static void com_rx_space(void *ctx)
 	struct cvm_vm *vm = p->vm;
 	uint64_t one = 1;
 
+	if (vm_serial_in_child(vm)) {
+		vm_serial_child_rx_space(vm, p->cfg.port - 1);
+		return;
+	}
 	/* Wake the main loop so that it reads more input for this port. */
 	if (write(vm->wake_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_err(&vm->log, "serial wake-up: %s", strerror(errno));
@@ -92,8 +99,12 @@ static const struct cvm_io_ops sleep_ops = { .read = sleep_read, .write = sleep_
 
 int vm_setup_legacy_devices(struct cvm_vm *vm)
 {
+	struct cvm_errbuf err = { "" };
 	int rc;
 
+	/* Sandboxed: the UARTs run in a process of their own, the VMM forwards their ports. */
+	if (vm->sandbox && vm_serial_proc_create(vm, &err))
+		return vm_error(vm, -ENOMEM, "%s", err.msg);
 	for (unsigned int i = 0; i < CVM_NR_SERIAL; i++) {
 		struct serial_port *p = &vm->serial[i];
 
@@ -102,8 +113,9 @@ int vm_setup_legacy_devices(struct cvm_vm *vm)
 		p->dev = serial_create(p->cfg.out_fd, &serial_host, p);
 		if (!p->dev)
 			return vm_error(vm, -ENOMEM, "out of memory");
-		rc = bus_register(&vm->pio, com_ports[i].base, SERIAL_NR_REGS, &serial_io_ops,
-				  p->dev, "serial");
+		rc = bus_register(&vm->pio, com_ports[i].base, SERIAL_NR_REGS,
+				  vm->sproc ? &serial_proxy_ops : &serial_io_ops,
+				  vm->sproc ? (void *)p : (void *)p->dev, "serial");
 		if (rc)
 			return vm_error(vm, rc, "cannot register COM%u: %s", i + 1, strerror(-rc));
 	}
@@ -132,6 +144,7 @@ int vm_setup_legacy_devices(struct cvm_vm *vm)
 void vm_destroy_legacy_devices(struct cvm_vm *vm)
 {
 	/* Only after the vCPUs are joined: no exit can reach the devices any more. */
+	vm_serial_proc_destroy(vm);
 	for (unsigned int i = 0; i < CVM_NR_SERIAL; i++) {
 		if (vm->serial[i].dev)
 			serial_destroy(vm->serial[i].dev);

@@ -16,7 +16,7 @@
 #include "devices/serial.h"
 #include "virtio/virtio_pci.h"
 
-enum { TAG_STOP = 100, TAG_WAKE = 101, TAG_DEV = 1000 /* + device index */ };
+enum { TAG_STOP = 100, TAG_WAKE = 101, TAG_SERIAL = 102, TAG_DEV = 1000 /* + device index */ };
 
 static void term_raw(struct cvm_vm *vm, struct serial_port *p)
 {
@@ -68,7 +68,7 @@ static void pump(struct cvm_vm *vm, int ep, struct serial_port *p, unsigned int 
 		return;
 	for (;;) {
 		if (p->pending_len) {
-			size_t took = serial_receive(p->dev, p->pending, p->pending_len);
+			size_t took = vm_serial_receive(p, p->pending, p->pending_len);
 
 			memmove(p->pending, p->pending + took, p->pending_len - took);
 			p->pending_len -= (unsigned int)took;
@@ -84,7 +84,7 @@ static void pump(struct cvm_vm *vm, int ep, struct serial_port *p, unsigned int 
 			return;
 		}
 
-		size_t space = serial_rx_space(p->dev);
+		size_t space = vm_serial_rx_space(p);
 
 		if (space == 0) {
 			watch(ep, p, tag, false);
@@ -145,6 +145,9 @@ static int loop_setup(struct cvm_vm *vm, int ep)
 		pump(vm, ep, p, i, false);
 	}
 	/* Sandboxed devices: their messages, and their deaths. */
+	ev.data.u32 = TAG_SERIAL;
+	if (vm_serial_proc_fd(vm) >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, vm_serial_proc_fd(vm), &ev))
+		return -errno;
 	for (unsigned int i = 0; i < vm->nr_vdevs; i++) {
 		int fd = virtio_pci_proc_fd(vm->vdevs[i].vp);
 
@@ -155,6 +158,17 @@ static int loop_setup(struct cvm_vm *vm, int ep)
 	if (vm->ctl)
 		return ctl_server_watch(vm->ctl, ep);
 	return 0;
+}
+
+static void serial_event(struct cvm_vm *vm, int ep)
+{
+	struct cvm_errbuf err = { "" };
+	int fd = vm_serial_proc_fd(vm);
+
+	if (vm_serial_proc_event(vm, &err) < 0) {
+		epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+		vm_request_exit(vm, CVM_EXIT_ERROR, -EPIPE, "%s", err.msg);
+	}
 }
 
 static void device_event(struct cvm_vm *vm, int ep, struct virtio_pci *vp)
@@ -200,6 +214,8 @@ int vm_event_loop(struct cvm_vm *vm)
 				drain(vm->wake_efd);
 				for (unsigned int j = 0; j < CVM_NR_SERIAL; j++)
 					pump(vm, ep, &vm->serial[j], j, false);
+			} else if (tag == TAG_SERIAL) {
+				serial_event(vm, ep);
 			} else if (tag >= TAG_DEV && tag < TAG_DEV + vm->nr_vdevs) {
 				device_event(vm, ep, vm->vdevs[tag - TAG_DEV].vp);
 			} else if (tag < CVM_NR_SERIAL) {

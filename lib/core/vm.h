@@ -131,7 +131,8 @@ struct cvm_vm {
 	bool suspended;
 	struct timespec started_at; /* CLOCK_MONOTONIC, when cvm_vm_run() started the vCPUs */
 
-	struct ctl_server *ctl; /* the control socket, or NULL */
+	struct ctl_server *ctl;	   /* the control socket, or NULL */
+	struct serial_proc *sproc; /* the UARTs' process (sandbox), or NULL */
 
 	pthread_mutex_t lock; /* protects the fields below */
 	bool exit_set;
@@ -185,6 +186,25 @@ void vm_stop_devices(struct cvm_vm *vm);
 void vm_destroy_devices(struct cvm_vm *vm);
 /* The command line as the kernel gets it: the user's, plus root= for a root disk. */
 char *vm_full_cmdline(struct cvm_vm *vm);
+
+/*
+ * The UARTs in their own process (serial_proc.c), when the sandbox is on:
+ * created with the legacy devices, started with the other device processes.
+ */
+extern const struct cvm_io_ops serial_proxy_ops;
+int vm_serial_proc_create(struct cvm_vm *vm, struct cvm_errbuf *err);
+int vm_serial_proc_start(struct cvm_vm *vm, struct cvm_errbuf *err);
+void vm_serial_proc_stop(struct cvm_vm *vm);
+void vm_serial_proc_destroy(struct cvm_vm *vm);
+int vm_serial_proc_fd(const struct cvm_vm *vm);
+int vm_serial_proc_event(struct cvm_vm *vm, struct cvm_errbuf *err);
+/* Input for a port, and how much it takes now: directly or through the process. */
+size_t vm_serial_receive(struct serial_port *p, const uint8_t *buf, size_t n);
+size_t vm_serial_rx_space(struct serial_port *p);
+/* In the UARTs' process: where the UARTs' callbacks go. */
+bool vm_serial_in_child(const struct cvm_vm *vm);
+void vm_serial_child_irq(struct cvm_vm *vm, unsigned int idx, int level);
+void vm_serial_child_rx_space(struct cvm_vm *vm, unsigned int idx);
 
 /* The serial-input and stop loop run by cvm_vm_run()'s thread. */
 int vm_event_loop(struct cvm_vm *vm);

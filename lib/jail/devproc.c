@@ -92,6 +92,8 @@ int devproc_child_serve(struct devproc *dp)
 		rep.status = -EINVAL;
 	else
 		dp->cfg.ops->child_request(dp->cfg.opaque, &r, &rep);
+	if (n == sizeof(r) && (r.flags & DEVPROC_F_POSTED))
+		return 0;
 	return send(dp->child_ctl, &rep, sizeof(rep), MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
@@ -172,11 +174,36 @@ int devproc_call(struct devproc *dp, const struct devproc_req *req, struct devpr
 			if (n == sizeof(*rep))
 				rc = rep->status;
 			else
-				dp->broken_io = true; /* gone, or the VM stops: answers would mismatch */
+				dp->broken_io =
+					true; /* gone, or the VM stops: answers would mismatch */
 			break;
 		}
 	} else {
 		dp->broken_io = true;
+	}
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
+}
+
+int devproc_post(struct devproc *dp, const struct devproc_req *req)
+{
+	struct devproc_req r = *req;
+	int rc = -EPIPE;
+
+	r.flags |= DEVPROC_F_POSTED;
+	pthread_mutex_lock(&dp->lock);
+	for (;;) {
+		if (dp->broken_io)
+			break;
+		if (send(dp->ctl_fd, &r, sizeof(r), MSG_NOSIGNAL) == sizeof(r)) {
+			rc = 0;
+			break;
+		}
+		/* A full socket (the device is busy) holds the vCPU back, unless the VM stops. */
+		if (errno == EINTR && !(dp->cfg.stopping && atomic_load(dp->cfg.stopping)))
+			continue;
+		dp->broken_io = true;
+		break;
 	}
 	pthread_mutex_unlock(&dp->lock);
 	return rc;
@@ -302,8 +329,9 @@ static int describe_end(struct devproc *dp, struct cvm_errbuf *err)
 		return rc;
 	}
 	if (WIFSIGNALED(st))
-		return errf(err, -EPIPE, "%s: the device process (pid %d) was killed by signal %d (%s)",
-			    name, pid, WTERMSIG(st), strsignal(WTERMSIG(st)));
+		return errf(err, -EPIPE,
+			    "%s: the device process (pid %d) was killed by signal %d (%s)", name,
+			    pid, WTERMSIG(st), strsignal(WTERMSIG(st)));
 	if (WIFEXITED(st) && WEXITSTATUS(st))
 		return errf(err, -EPIPE, "%s: the device process (pid %d) exited with status %d",
 			    name, pid, WEXITSTATUS(st));
@@ -380,8 +408,9 @@ int devproc_events(struct devproc *dp, struct cvm_errbuf *err)
 		return 0;
 	int rc = describe_end(dp, err);
 
-	return rc ? rc : errf(err, -EPIPE, "%s: the device process (pid %d) exited", dp->cfg.name,
-			      (int)dp->pid);
+	return rc ? rc :
+		    errf(err, -EPIPE, "%s: the device process (pid %d) exited", dp->cfg.name,
+			 (int)dp->pid);
 }
 
 static long ms_since(const struct timespec *t0)
@@ -416,9 +445,10 @@ void devproc_stop(struct devproc *dp)
 		struct pollfd pfd = { .fd = dp->evt_fd, .events = POLLIN };
 
 		if (left <= 0) {
-			log_warn(dp->cfg.log,
-				 "%s: the device process (pid %d) did not stop in %d ms; killing it",
-				 dp->cfg.name, (int)dp->pid, STOP_TIMEOUT_MS);
+			log_warn(
+				dp->cfg.log,
+				"%s: the device process (pid %d) did not stop in %d ms; killing it",
+				dp->cfg.name, (int)dp->pid, STOP_TIMEOUT_MS);
 			kill(dp->pid, SIGKILL);
 			reap(dp);
 			break;

@@ -32,10 +32,12 @@
 #define DEVPROC_TEXT 480 /* longest log line relayed */
 #define DEVPROC_MAX_FDS 128
 
+#define DEVPROC_F_POSTED 1 /* no answer: the VMM does not wait */
+
 struct devproc_req {
 	uint8_t op, len; /* op: the device's own; len: payload bytes */
 	uint16_t idx;	 /* the device's own: a port, a queue... */
-	uint32_t pad;
+	uint32_t flags;	 /* DEVPROC_F_* */
 	uint64_t off;
 	uint8_t data[DEVPROC_DATA];
 };
@@ -70,15 +72,15 @@ struct devproc_ops {
 };
 
 struct devproc_config {
-	const char *name;	/* "virtio-blk vda", "serial": messages, process name */
-	const char *policy;	/* <policy_dir>/<policy>_device.policy */
+	const char *name;   /* "virtio-blk vda", "serial": messages, process name */
+	const char *policy; /* <policy_dir>/<policy>_device.policy */
 	const char *policy_dir;
-	bool new_userns;	/* false: only for hosts without user namespaces */
-	const int *keep_fds;	/* besides the sockets: what the device uses */
+	bool new_userns;     /* false: only for hosts without user namespaces */
+	const int *keep_fds; /* besides the sockets: what the device uses */
 	unsigned int nr_keep_fds;
-	unsigned int extra_fds; /* descriptors it opens as it runs */
-	int stop_efd;		/* written to stop it (the device's loop watches it) */
-	bool interrupt_stop;	/* also signal it (SIGUSR1) to break a blocking write */
+	unsigned int extra_fds;	      /* descriptors it opens as it runs */
+	int stop_efd;		      /* written to stop it (the device's loop watches it) */
+	bool interrupt_stop;	      /* also signal it (SIGUSR1) to break a blocking write */
 	const _Atomic bool *stopping; /* set while the VM stops: a waiting vCPU gives up */
 	const struct cvm_logger *log; /* the VMM's */
 	const struct devproc_ops *ops;
@@ -114,6 +116,13 @@ int devproc_start(struct devproc **out, const struct devproc_config *c, struct c
  * an error every later call fails at once.
  */
 int devproc_call(struct devproc *dp, const struct devproc_req *req, struct devproc_rep *rep);
+
+/*
+ * devproc_post() - VMM: send @req without waiting (a register write: the
+ * device handles requests in order, so a later call sees its effect).
+ * Returns 0 or -errno as devproc_call().
+ */
+int devproc_post(struct devproc *dp, const struct devproc_req *req);
 
 /* VMM: the descriptor to watch for events (-1 once the process is reaped). */
 int devproc_event_fd(const struct devproc *dp);

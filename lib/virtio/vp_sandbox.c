@@ -80,7 +80,8 @@ int virtio_pci_broker_connect(struct virtio_pci *vp, uint32_t arg)
 
 void vp_proxy_access(struct virtio_pci *vp, bool write, uint64_t off, uint8_t *data, uint32_t len)
 {
-	struct devproc_req r = { .op = write ? VP_REQ_WRITE : VP_REQ_READ, .len = (uint8_t)len,
+	struct devproc_req r = { .op = write ? VP_REQ_WRITE : VP_REQ_READ,
+				 .len = (uint8_t)len,
 				 .off = off };
 	struct devproc_rep rep;
 	int rc = -EINVAL;
@@ -88,7 +89,8 @@ void vp_proxy_access(struct virtio_pci *vp, bool write, uint64_t off, uint8_t *d
 	if (len && len <= 8) {
 		if (write)
 			memcpy(r.data, data, len);
-		rc = devproc_call(vp->proc, &r, &rep);
+		/* Writes are posted: the device serves requests in order. */
+		rc = write ? devproc_post(vp->proc, &r) : devproc_call(vp->proc, &r, &rep);
 	}
 	if (!write) {
 		memset(data, 0xff, len); /* what a missing device reads */
