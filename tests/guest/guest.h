@@ -167,6 +167,8 @@ void test_vsock_stall(const struct boot_params *bp);
 /* t_rng.c */
 void test_rng(const struct boot_params *bp);
 void test_rng_absent(const struct boot_params *bp);
+/* t_sandbox.c */
+void test_sandbox_trip(const struct boot_params *bp);
 /* t_net.c */
 void test_net(const struct boot_params *bp);
 void test_net_tso(const struct boot_params *bp);

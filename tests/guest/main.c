@@ -50,6 +50,7 @@ static const struct guest_test tests[] = {
 	{ "net_bench", test_net_bench },
 	{ "rng", test_rng },
 	{ "rng_absent", test_rng_absent },
+	{ "sandbox_trip", test_sandbox_trip },
 };
 
 const char *cmdline(const struct boot_params *bp)
