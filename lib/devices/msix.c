@@ -187,10 +187,11 @@ void msix_pba_read(struct msix *x, uint64_t off, uint8_t *data, uint32_t len)
 
 bool msix_notify(struct msix *x, unsigned int vec)
 {
-	uint64_t bit = 1ULL << vec;
+	uint64_t bit;
 
 	if (vec >= x->nr || !atomic_load(&x->sh->enabled))
 		return false;
+	bit = 1ULL << vec;
 	atomic_fetch_or(&x->sh->pending, bit);
 	if (!(atomic_load(&x->sh->live) & bit))
 		return true; /* masked: update_route() delivers it on unmask */

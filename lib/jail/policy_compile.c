@@ -167,6 +167,9 @@ int policy_compile(const struct policy *p, uint32_t default_action, scmp_filter_
 
 			if (!r->allow_all && !r->nr_clauses)
 				act = SCMP_ACT_ERRNO(r->errno_val);
+			/* The default does it already; libseccomp refuses such a rule (-EACCES). */
+			if (act == default_action)
+				continue;
 			rc = seccomp_rule_add(ctx, act, r->nr, 0);
 			if (rc)
 				rc = rerr(r, rc, "libseccomp rejected the rule: %s", strerror(-rc));
