@@ -1,0 +1,846 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * sandbox_cost: what the device sandbox costs, measured side by side with
+ * --disable-sandbox in one interleaved run (on, off, on, off, ...).
+ *
+ * For two device sets (the default, virtio-rng only; and rng + a 16 MiB
+ * --rwdisk + vsock), RUNS times each, with the sandbox on and off:
+ *
+ *  - start-up: the greeting guest; ms from fork() of `cvm run` to the first
+ *    byte on its standard output (the guest prints first thing) and to its
+ *    exit (the guest resets);
+ *  - memory: the spin guest (it prints "SPIN" and halts); once "SPIN" is out,
+ *    the PSS (smaps_rollup) of cvm and all its descendants, the part of it
+ *    that is guest RAM (mappings of the memfd "cvm-guest-ram" in smaps), the
+ *    rest, the resident pages that no process outside the tree maps, each
+ *    counted once (pagemap + kpagecount, root only: PSS also moves with
+ *    what else maps the same libraries, this does not), and the page tables
+ *    (VmPTE); then SIGTERM.
+ *
+ * Prints median [min..max] for each and the ratio of the medians on/off.
+ *
+ *   sandbox_cost [-n RUNS] --cvm CVM --guest ELF [--policy-dir DIR]
+ *                [--mem MiB] [--warmup N] [--timeout SEC] [--settle MS] [-v]
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_PROCS 64
+#define DISK_BYTES (16LL << 20)
+
+enum metric { M_FIRST, M_EXIT, M_PSS, M_RAM, M_OTHER, M_EXCL, M_PTE, M_PROCS, M_COUNT };
+
+static const struct {
+	const char *name, *fmt;
+} metrics[M_COUNT] = {
+	[M_FIRST] = { "first byte (ms)", "%.2f" }, /* greeting guest: to the first byte */
+	[M_EXIT] = { "exit (ms)", "%.2f" },	   /* ... and to cvm's exit */
+	[M_PSS] = { "PSS total (KiB)", "%.0f" },   /* spin guest: cvm + descendants */
+	[M_RAM] = { "  guest RAM (KiB)", "%.0f" }, /* the memfd "cvm-guest-ram" */
+	[M_OTHER] = { "  rest (KiB)", "%.0f" },	   /* PSS - guest RAM */
+	[M_EXCL] = { "exclusive (KiB)", "%.0f" },  /* pages only the tree maps, once */
+	[M_PTE] = { "page tables (KiB)", "%.0f" }, /* VmPTE */
+	[M_PROCS] = { "processes", "%.0f" },	   /* cvm + descendants */
+};
+
+struct bench {
+	const char *cvm, *guest, *policy_dir;
+	int runs, warmup, mem_mib, timeout_ms, settle_ms;
+	bool verbose;
+	char dir[64], disk[96], sock[96], log[96], cid[24];
+};
+
+/* One device set; samples[sandbox off/on][metric][run]. */
+struct config {
+	const char *name;
+	bool all;
+	double *samples[2][M_COUNT];
+};
+
+/* The cvm being run, for the signal handler; 0 when none. */
+static volatile sig_atomic_t g_child;
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig)
+{
+	pid_t pid = g_child;
+
+	g_signal = sig;
+	if (pid > 0)
+		kill(pid, SIGKILL);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* A running `cvm run`: its pid, a pidfd, its stdout and when it started. */
+struct proc {
+	pid_t pid;
+	int pidfd, out;
+	double t0;
+	bool gone; /* the pidfd said it has exited (it may not be reaped yet) */
+};
+
+static void print_log(const struct bench *b)
+{
+	char buf[4096];
+	int fd = open(b->log, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (g_signal || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	fprintf(stderr, "sandbox_cost: cvm's standard error:\n");
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, (size_t)n, stderr);
+	close(fd);
+}
+
+static int start(const struct bench *b, bool all, bool sandbox, bool spin, struct proc *p)
+{
+	char mem[16];
+	const char *argv[24];
+	int n = 0, out[2], log;
+
+	snprintf(mem, sizeof(mem), "%d", b->mem_mib);
+	argv[n++] = b->cvm;
+	argv[n++] = "run";
+	argv[n++] = "-m";
+	argv[n++] = mem;
+	if (!sandbox) {
+		argv[n++] = "--disable-sandbox";
+	} else if (b->policy_dir) {
+		argv[n++] = "--seccomp-policy-dir";
+		argv[n++] = b->policy_dir;
+	}
+	if (all) {
+		argv[n++] = "--rwdisk";
+		argv[n++] = b->disk;
+		argv[n++] = "--cid";
+		argv[n++] = b->cid;
+		argv[n++] = "--vsock-uds";
+		argv[n++] = b->sock;
+	}
+	if (spin) {
+		argv[n++] = "-p";
+		argv[n++] = "cvm.test=spin";
+	}
+	argv[n++] = b->guest;
+	argv[n] = NULL;
+
+	/* A socket left by a killed run would make the bind fail. */
+	unlink(b->sock);
+	log = open(b->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (log < 0) {
+		perror("sandbox_cost: open log");
+		return -1;
+	}
+	if (pipe2(out, O_CLOEXEC)) {
+		perror("sandbox_cost: pipe");
+		close(log);
+		return -1;
+	}
+
+	pid_t parent = getpid();
+
+	p->gone = false;
+	p->t0 = now_ms();
+	p->pid = fork();
+	if (p->pid < 0) {
+		perror("sandbox_cost: fork");
+		close(out[0]);
+		close(out[1]);
+		close(log);
+		return -1;
+	}
+	if (p->pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		/* cvm (and through it its devices) must not outlive us. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(out[1], 1) < 0 || dup2(log, 2) < 0)
+			_exit(127);
+		execv(b->cvm, (char *const *)argv);
+		_exit(127);
+	}
+	g_child = p->pid;
+	close(out[1]);
+	close(log);
+	p->out = out[0];
+	p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+	if (p->pidfd < 0) {
+		perror("sandbox_cost: pidfd_open");
+		kill(p->pid, SIGKILL);
+		waitpid(p->pid, NULL, 0);
+		g_child = 0;
+		close(p->out);
+		return -1;
+	}
+	return 0;
+}
+
+/* Signal it (unless it has exited), reap it, close. Returns the wait status. */
+static int finish(struct proc *p, int sig, double deadline)
+{
+	int status = 0;
+
+	if (!p->gone && sig) {
+		kill(p->pid, sig);
+		/* Wait for a clean stop until the deadline, then SIGKILL. */
+		while (sig != SIGKILL) {
+			struct pollfd f = { .fd = p->pidfd, .events = POLLIN };
+			int left = (int)(deadline - now_ms());
+
+			if (left <= 0) {
+				fprintf(stderr,
+					"sandbox_cost: cvm %d did not exit after signal %d\n",
+					(int)p->pid, sig);
+				kill(p->pid, SIGKILL);
+				break;
+			}
+			if (poll(&f, 1, left) > 0)
+				break;
+		}
+	}
+	while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	g_child = 0;
+	close(p->pidfd);
+	close(p->out);
+	return status;
+}
+
+/*
+ * Read cvm's output until @needle appears (spin) or until the process has
+ * exited and its output ended (@needle NULL). Sets *first to ms to the first
+ * byte and, when it exits, *exit_ms. Returns 0, or -1 (not killed yet).
+ */
+static int follow(struct proc *p, const char *needle, double deadline, double *first,
+		  double *exit_ms)
+{
+	char buf[512];
+	size_t len = 0, keep = needle ? strlen(needle) : 0;
+	bool eof = false;
+
+	*first = -1;
+	buf[0] = '\0';
+	while (!eof || !p->gone) {
+		struct pollfd f[2] = {
+			{ .fd = eof ? -1 : p->out, .events = POLLIN },
+			{ .fd = p->gone ? -1 : p->pidfd, .events = POLLIN },
+		};
+		int left = (int)(deadline - now_ms()), r;
+
+		if (g_signal)
+			return -1;
+		if (left <= 0) {
+			fprintf(stderr, "sandbox_cost: cvm %d: timed out%s%s\n", (int)p->pid,
+				needle ? " waiting for " : "", needle ? needle : "");
+			return -1;
+		}
+		r = poll(f, 2, left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			perror("sandbox_cost: poll");
+			return -1;
+		}
+		if (f[1].revents) {
+			/* Exit time only; reaped in finish(). */
+			*exit_ms = now_ms() - p->t0;
+			p->gone = true;
+			if (needle) {
+				fprintf(stderr, "sandbox_cost: cvm %d exited before %s\n",
+					(int)p->pid, needle);
+				return -1;
+			}
+		}
+		if (f[0].revents) {
+			ssize_t n = read(p->out, buf + len, sizeof(buf) - 1 - len);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				eof = true;
+				continue;
+			}
+			if (*first < 0)
+				*first = now_ms() - p->t0;
+			len += (size_t)n;
+			buf[len] = '\0';
+			if (needle && strstr(buf, needle))
+				return 0;
+			if (len > keep) { /* keep the tail: the needle may straddle reads */
+				memmove(buf, buf + len - keep, keep);
+				len = keep;
+				buf[len] = '\0';
+			}
+		}
+	}
+	return 0;
+}
+
+/* The pids of @root and all its descendants (via task/<tid>/children). */
+static int tree(pid_t root, pid_t *pids, int max)
+{
+	int n = 0;
+
+	pids[n++] = root;
+	for (int i = 0; i < n; i++) {
+		char path[64];
+		struct dirent *d;
+		DIR *dir;
+
+		snprintf(path, sizeof(path), "/proc/%d/task", (int)pids[i]);
+		dir = opendir(path);
+		if (!dir)
+			return -1;
+		while ((d = readdir(dir))) {
+			char cpath[384];
+			FILE *f;
+			int c;
+
+			if (d->d_name[0] == '.')
+				continue;
+			snprintf(cpath, sizeof(cpath), "%s/%s/children", path, d->d_name);
+			f = fopen(cpath, "re");
+			if (!f)
+				continue; /* the thread ended */
+			while (fscanf(f, "%d", &c) == 1) {
+				if (n == max) {
+					fclose(f);
+					closedir(dir);
+					return -1;
+				}
+				pids[n++] = c;
+			}
+			fclose(f);
+		}
+		closedir(dir);
+	}
+	return n;
+}
+
+/* The value in kB of the first line of /proc/<pid>/<file> starting with @key. */
+static long proc_kb(pid_t pid, const char *file, const char *key)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, klen)) {
+			v = strtol(line + klen, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+/* Pss in kB of @pid's mappings of the guest-RAM memfd. */
+static long ram_pss(pid_t pid)
+{
+	char path[64], line[512];
+	bool in_ram = false;
+	long sum = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		int end = 0;
+
+		/* Mapping headers start "lo-hi perms"; fields "Name: value kB". */
+		if (sscanf(line, "%lx-%lx %n", &lo, &hi, &end) == 2 && end > 0)
+			in_ram = strstr(line, "/memfd:cvm-guest-ram") != NULL;
+		else if (in_ram && !strncmp(line, "Pss:", 4))
+			sum += strtol(line + 4, NULL, 10);
+		if (!strchr(line, '\n')) { /* a long path: skip the rest of the line */
+			int c;
+
+			while ((c = fgetc(f)) != EOF && c != '\n')
+				;
+		}
+	}
+	fclose(f);
+	return sum;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Append the frame numbers of @pid's resident pages to *pfns. */
+static int add_pfns(pid_t pid, uint64_t **pfns, size_t *n, size_t *cap)
+{
+	char path[64], line[512];
+	uint64_t buf[512];
+	FILE *maps;
+	int pm;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	maps = fopen(path, "re");
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+	pm = open(path, O_RDONLY | O_CLOEXEC);
+	if (!maps || pm < 0) {
+		if (maps)
+			fclose(maps);
+		if (pm >= 0)
+			close(pm);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), maps)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && !strstr(line, "[vsyscall]")) {
+			for (unsigned long pg = lo / 4096; pg < hi / 4096;) {
+				size_t want = hi / 4096 - pg;
+				ssize_t got;
+
+				if (want > sizeof(buf) / sizeof(buf[0]))
+					want = sizeof(buf) / sizeof(buf[0]);
+				got = pread(pm, buf, want * 8, (off_t)(pg * 8));
+				if (got <= 0)
+					break;
+				for (ssize_t i = 0; i < got / 8; i++) {
+					uint64_t pfn = buf[i] & ((1ULL << 55) - 1);
+
+					if (!(buf[i] >> 63) || !pfn) /* absent, or no PFN for us */
+						continue;
+					if (*n == *cap) {
+						uint64_t *p = realloc(*pfns, (*cap * 2 + 1024) * 8);
+
+						if (!p)
+							goto fail;
+						*pfns = p;
+						*cap = *cap * 2 + 1024;
+					}
+					(*pfns)[(*n)++] = pfn;
+				}
+				pg += (unsigned long)got / 8;
+			}
+		}
+		if (!strchr(line, '\n')) {
+			int c;
+
+			while ((c = fgetc(maps)) != EOF && c != '\n')
+				;
+		}
+	}
+	fclose(maps);
+	close(pm);
+	return 0;
+fail:
+	fclose(maps);
+	close(pm);
+	return -1;
+}
+
+/*
+ * KiB of resident pages mapped by the processes @pids and by no other
+ * process, each page counted once: what the tree holds in RAM by itself
+ * (guest RAM, its heaps and stacks, pages its processes share after fork,
+ * and file pages no one else maps). Needs root (PFNs, /proc/kpagecount);
+ * -1 when they are not readable. Kernel memory is not in it.
+ */
+static double exclusive_kb(const pid_t *pids, int npids)
+{
+	uint64_t *pfns = NULL;
+	size_t n = 0, cap = 0, excl = 0;
+	int kpc = open("/proc/kpagecount", O_RDONLY | O_CLOEXEC);
+
+	if (kpc < 0)
+		return -1;
+	for (int i = 0; i < npids; i++) {
+		if (add_pfns(pids[i], &pfns, &n, &cap)) {
+			free(pfns);
+			close(kpc);
+			return -1;
+		}
+	}
+	qsort(pfns, n, sizeof(*pfns), cmp_u64);
+	for (size_t i = 0, j; i < n; i = j) {
+		uint64_t count;
+
+		for (j = i + 1; j < n && pfns[j] == pfns[i]; j++)
+			;
+		/* Mapped j - i times in the tree; by anyone else too? */
+		if (pread(kpc, &count, 8, (off_t)(pfns[i] * 8)) == 8 && count > 0 && count <= j - i)
+			excl++;
+	}
+	free(pfns);
+	close(kpc);
+	return n ? (double)excl * 4 : -1;
+}
+
+static int sample_memory(pid_t root, double *m)
+{
+	pid_t pids[MAX_PROCS];
+	int n = tree(root, pids, MAX_PROCS);
+	long pss = 0, ram = 0, pte = 0;
+
+	if (n < 0) {
+		fprintf(stderr, "sandbox_cost: cannot list the processes of cvm %d\n", (int)root);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		long p = proc_kb(pids[i], "smaps_rollup", "Pss:");
+		long r = ram_pss(pids[i]);
+		long t = proc_kb(pids[i], "status", "VmPTE:");
+
+		if (p < 0 || r < 0 || t < 0) {
+			fprintf(stderr, "sandbox_cost: cannot read /proc/%d/smaps*: %s\n",
+				(int)pids[i], strerror(errno));
+			return -1;
+		}
+		pss += p;
+		ram += r;
+		pte += t;
+	}
+	m[M_PSS] = (double)pss;
+	m[M_RAM] = (double)ram;
+	m[M_OTHER] = (double)(pss - ram);
+	m[M_EXCL] = exclusive_kb(pids, n);
+	m[M_PTE] = (double)pte;
+	m[M_PROCS] = n;
+	return 0;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR && !g_signal)
+		;
+}
+
+/* The greeting guest: start-up and exit times. */
+static int run_greeting(const struct bench *b, bool all, bool sandbox, double *m)
+{
+	struct proc p;
+	double deadline;
+	int st;
+
+	if (start(b, all, sandbox, false, &p))
+		return -1;
+	deadline = p.t0 + b->timeout_ms;
+	if (follow(&p, NULL, deadline, &m[M_FIRST], &m[M_EXIT])) {
+		finish(&p, SIGKILL, deadline);
+		print_log(b);
+		return -1;
+	}
+	st = finish(&p, 0, deadline);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || m[M_FIRST] < 0) {
+		fprintf(stderr, "sandbox_cost: cvm (greeting) %s %d%s\n",
+			WIFEXITED(st) ? "exited with" : "killed by signal",
+			WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
+			m[M_FIRST] < 0 ? ", no output" : "");
+		print_log(b);
+		return -1;
+	}
+	return 0;
+}
+
+/* The spin guest: memory once it has halted, then SIGTERM. */
+static int run_spin(const struct bench *b, bool all, bool sandbox, double *m)
+{
+	struct proc p;
+	double deadline, first, exit_ms;
+	int st;
+
+	if (start(b, all, sandbox, true, &p))
+		return -1;
+	deadline = p.t0 + b->timeout_ms;
+	if (follow(&p, "SPIN", deadline, &first, &exit_ms)) {
+		finish(&p, SIGKILL, deadline);
+		print_log(b);
+		return -1;
+	}
+	sleep_ms(b->settle_ms);
+	if (g_signal || sample_memory(p.pid, m)) {
+		finish(&p, SIGKILL, deadline);
+		return -1;
+	}
+	/* A fresh deadline for the stop: the sample may have taken a while. */
+	st = finish(&p, SIGTERM, now_ms() + b->timeout_ms);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "sandbox_cost: cvm (spin) did not stop cleanly on SIGTERM\n");
+		print_log(b);
+		return -1;
+	}
+	return 0;
+}
+
+static void cleanup(struct bench *b)
+{
+	if (!b->dir[0])
+		return;
+	unlink(b->disk);
+	unlink(b->sock);
+	unlink(b->log);
+	rmdir(b->dir);
+	b->dir[0] = '\0';
+}
+
+static int setup(struct bench *b)
+{
+	int fd;
+
+	strcpy(b->dir, "/tmp/sandbox_cost.XXXXXX");
+	if (!mkdtemp(b->dir)) {
+		perror("sandbox_cost: mkdtemp");
+		b->dir[0] = '\0';
+		return -1;
+	}
+	snprintf(b->disk, sizeof(b->disk), "%s/disk.img", b->dir);
+	snprintf(b->sock, sizeof(b->sock), "%s/vsock.sock", b->dir);
+	snprintf(b->log, sizeof(b->log), "%s/cvm.log", b->dir);
+	/* A CID no other VM here is likely to hold: cvm locks it host-wide. */
+	snprintf(b->cid, sizeof(b->cid), "%ld", 0x10000000L + (long)getpid());
+	fd = open(b->disk, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, DISK_BYTES)) {
+		perror("sandbox_cost: disk image");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static void stats(double *v, int n, double *med, double *lo, double *hi)
+{
+	double *s = malloc(n * sizeof(*s));
+
+	memcpy(s, v, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), cmp_double);
+	*med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	*lo = s[0];
+	*hi = s[n - 1];
+	free(s);
+}
+
+static void cell(char *out, size_t len, const char *fmt, double med, double lo, double hi)
+{
+	char a[32], b[32], c[32];
+
+	if (lo < 0) { /* not measured (exclusive without root) */
+		snprintf(out, len, "n/a");
+		return;
+	}
+	snprintf(a, sizeof(a), fmt, med);
+	snprintf(b, sizeof(b), fmt, lo);
+	snprintf(c, sizeof(c), fmt, hi);
+	snprintf(out, len, "%s [%s..%s]", a, b, c);
+}
+
+static void print_table(const struct bench *b, struct config *cfg, int ncfg)
+{
+	printf("\n%d runs each, interleaved; median [min..max]; guest %d MiB\n", b->runs,
+	       b->mem_mib);
+	printf("%-22s %-18s %-26s %-26s %s\n", "config", "metric", "sandbox on", "sandbox off",
+	       "on/off");
+	for (int c = 0; c < ncfg; c++) {
+		for (int m = 0; m < M_COUNT; m++) {
+			double med[2], lo, hi;
+			char on[112], off[112];
+
+			stats(cfg[c].samples[1][m], b->runs, &med[1], &lo, &hi);
+			cell(on, sizeof(on), metrics[m].fmt, med[1], lo, hi);
+			stats(cfg[c].samples[0][m], b->runs, &med[0], &lo, &hi);
+			cell(off, sizeof(off), metrics[m].fmt, med[0], lo, hi);
+			printf("%-22s %-18s %-26s %-26s ", m ? "" : cfg[c].name, metrics[m].name,
+			       on, off);
+			if (med[0] > 0 && med[1] >= 0)
+				printf("%.2f\n", med[1] / med[0]);
+			else
+				printf("-\n");
+		}
+	}
+}
+
+static const char usage[] =
+	"usage: sandbox_cost [-n RUNS] --cvm CVM --guest ELF [--policy-dir DIR]\n"
+	"                    [--mem MiB] [--warmup N] [--timeout SEC] [--settle MS] [-v]\n";
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "runs", required_argument, NULL, 'n' },
+		{ "cvm", required_argument, NULL, 'c' },
+		{ "guest", required_argument, NULL, 'g' },
+		{ "policy-dir", required_argument, NULL, 'p' },
+		{ "mem", required_argument, NULL, 'm' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "settle", required_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct bench b = {
+		.runs = 20,
+		.warmup = 1,
+		.mem_mib = 64,
+		.timeout_ms = 10000,
+		.settle_ms = 100,
+	};
+	struct config cfg[] = {
+		{ .name = "default (rng)", .all = false },
+		{ .name = "all (rng+blk+vsock)", .all = true },
+	};
+	const int ncfg = sizeof(cfg) / sizeof(cfg[0]);
+	struct sigaction sa = { .sa_handler = on_signal };
+	int o, rc = 1;
+
+	while ((o = getopt_long(argc, argv, "n:v", opts, NULL)) != -1) {
+		switch (o) {
+		case 'n':
+			b.runs = atoi(optarg);
+			break;
+		case 'c':
+			b.cvm = optarg;
+			break;
+		case 'g':
+			b.guest = optarg;
+			break;
+		case 'p':
+			b.policy_dir = optarg;
+			break;
+		case 'm':
+			b.mem_mib = atoi(optarg);
+			break;
+		case 'w':
+			b.warmup = atoi(optarg);
+			break;
+		case 't':
+			b.timeout_ms = atoi(optarg) * 1000;
+			break;
+		case 's':
+			b.settle_ms = atoi(optarg);
+			break;
+		case 'v':
+			b.verbose = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || !b.cvm || !b.guest || b.runs <= 0 || b.warmup < 0 || b.mem_mib < 16 ||
+	    b.timeout_ms <= 0 || b.settle_ms < 0) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (access(b.cvm, X_OK) || access(b.guest, R_OK)) {
+		fprintf(stderr, "sandbox_cost: %s: %s\n", access(b.cvm, X_OK) ? b.cvm : b.guest,
+			strerror(errno));
+		return 2;
+	}
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	for (int c = 0; c < ncfg; c++)
+		for (int s = 0; s < 2; s++)
+			for (int m = 0; m < M_COUNT; m++)
+				cfg[c].samples[s][m] = calloc(b.runs, sizeof(double));
+	if (setup(&b))
+		goto out;
+
+	printf("sandbox_cost: %d warm-up + %d runs of each of 2 configs x sandbox on/off\n",
+	       b.warmup, b.runs);
+	for (int r = -b.warmup; r < b.runs; r++) {
+		for (int c = 0; c < ncfg; c++) {
+			for (int sandbox = 1; sandbox >= 0; sandbox--) {
+				double m[M_COUNT];
+
+				if (run_greeting(&b, cfg[c].all, sandbox, m) ||
+				    run_spin(&b, cfg[c].all, sandbox, m)) {
+					if (!g_signal)
+						fprintf(stderr,
+							"sandbox_cost: %s %d, %s, sandbox %s failed\n",
+							r < 0 ? "warm-up run" : "run",
+							r < 0 ? r + b.warmup + 1 : r + 1,
+							cfg[c].name, sandbox ? "on" : "off");
+					goto out;
+				}
+				if (b.verbose)
+					printf("%s %2d %-20s sandbox %-3s: first %.2f ms, exit "
+					       "%.2f ms, PSS %.0f KiB (RAM %.0f), excl. %.0f KiB, PTE %.0f KiB, "
+					       "%.0f procs\n",
+					       r < 0 ? "warm-up" : "run",
+					       r < 0 ? r + b.warmup + 1 : r + 1, cfg[c].name,
+					       sandbox ? "on" : "off", m[M_FIRST], m[M_EXIT],
+					       m[M_PSS], m[M_RAM], m[M_EXCL], m[M_PTE], m[M_PROCS]);
+				if (r < 0)
+					continue;
+				for (int i = 0; i < M_COUNT; i++)
+					cfg[c].samples[sandbox][i][r] = m[i];
+			}
+		}
+		if (g_signal)
+			goto out;
+	}
+	print_table(&b, cfg, ncfg);
+	rc = 0;
+out:
+	cleanup(&b);
+	for (int c = 0; c < ncfg; c++)
+		for (int s = 0; s < 2; s++)
+			for (int m = 0; m < M_COUNT; m++)
+				free(cfg[c].samples[s][m]);
+	if (g_signal) {
+		fprintf(stderr, "sandbox_cost: interrupted (signal %d)\n", (int)g_signal);
+		return 128 + g_signal;
+	}
+	return rc;
+}
