@@ -250,3 +250,74 @@ Test(bad_input, initrd_is_directory)
 	REQUIRE_KVM();
 	expect_failure(args, needles);
 }
+
+/* The sandbox's policies: a device never runs unfiltered because one is missing. */
+static void need_sandbox(void)
+{
+	REQUIRE_KVM();
+	if (!runner_sandboxed())
+		cr_skip_test("the sandbox is off in this run");
+}
+
+/* Copy policy/x86_64/@name.policy into the test's directory. */
+static void copy_policy(const char *name)
+{
+	char src[4096], *dst, *text;
+	size_t len;
+
+	snprintf(src, sizeof(src), "%s/%s.policy", CVM_POLICY_SRC, name);
+	text = read_file(src, &len);
+	cr_assert_not_null(text, "%s", src);
+	cr_assert(asprintf(&dst, "%s/%s.policy", tmpdir, name) > 0);
+	cr_assert_eq(write_file(dst, text, len), 0);
+	free(text);
+	free(dst);
+}
+
+Test(bad_input, policy_dir_missing)
+{
+	char *dir = tmp_path("no-such-dir");
+	const char *args[] = { "run", "-m", "64", "--seccomp-policy-dir", dir, CVM_GUEST, NULL };
+	const char *needles[] = { dir, "--disable-sandbox", NULL };
+
+	need_sandbox();
+	expect_failure(args, needles);
+	free(dir);
+}
+
+/* Every policy the VM needs but the rng device's. */
+Test(bad_input, policy_file_missing)
+{
+	char *file = tmp_path("rng_device.policy");
+	const char *args[] = { "run", "-m", "64", "--seccomp-policy-dir", tmpdir, CVM_GUEST, NULL };
+	const char *needles[] = { file, NULL };
+
+	need_sandbox();
+	copy_policy("common_device");
+	copy_policy("serial");
+	copy_policy("serial_device");
+	expect_failure(args, needles);
+	free(file);
+}
+
+/* A syntax error is reported with its file and line, and nothing runs. */
+Test(bad_input, policy_syntax_error)
+{
+	static const char bad[] = "@include ./common_device.policy\nfdatasync: arg0 === 1\n";
+	char *disk = tmp_path("disk.img"), *pol = tmp_path("block_device.policy");
+	const char *args[] = { "run",	  "-m",	      "64",	  "--seccomp-policy-dir",
+			       tmpdir,	  "--no-rng", "--rwdisk", disk,
+			       CVM_GUEST, NULL };
+	const char *needles[] = { "block_device.policy:2", NULL };
+	char zero[4096] = { 0 };
+
+	need_sandbox();
+	copy_policy("common_device");
+	copy_policy("serial");
+	copy_policy("serial_device");
+	cr_assert_eq(write_file(disk, zero, sizeof(zero)), 0);
+	cr_assert_eq(write_file(pol, bad, sizeof(bad) - 1), 0);
+	expect_failure(args, needles);
+	free(pol);
+	free(disk);
+}
