@@ -39,6 +39,8 @@ static const struct guest_test tests[] = {
 	{ "blk_intx", test_blk_intx },
 	{ "blk_event_idx", test_blk_event_idx },
 	{ "blk_indirect", test_blk_indirect },
+	{ "blk_discard", test_blk_discard },
+	{ "blk_discard_ro", test_blk_discard_ro },
 	{ "ticks", test_ticks },
 	{ "vsock_echo_out", test_vsock_echo_out },
 	{ "vsock_echo_in", test_vsock_echo_in },

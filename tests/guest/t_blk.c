@@ -1,17 +1,23 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * virtio-blk through the virtio-pci driver of virtio.c. The host test
- * (tests/integration/test_blk.c) prepares the disks:
+ * virtio-blk through the virtio-pci driver of virtio.c. The host tests
+ * (tests/integration/test_blk.c, test_blk_discard.c) prepare the disks:
  *
  *   blk_read, blk_errors, blk_mq, blk_msix, blk_event_idx, blk_indirect:
  *	vda holds the pattern of pattern_byte(): byte i of sector s is byte i
  *	of s (32-bit LE) for i < 4, else (s * 31 + i) & 0xff.
  *   blk_write: writes write_byte() to sectors 10..17 of vda.
  *   blk_multi: sector 0 of the k-th disk starts with "DISK<k>".
+ *   blk_discard (--rwdisk, >= 512 sectors): writes discard_word() to
+ *	sectors 0..255, then WRITE_ZEROES 16..31, WRITE_ZEROES with UNMAP
+ *	32..47 and DISCARD 64..127; everything else stays as it was.
+ *   blk_discard_ro (-d): vda holds the pattern of pattern_byte(); every
+ *	DISCARD and WRITE_ZEROES must fail and change nothing.
  *
  * Lines: "BLK capacity <sectors>", "BLK id <serial>", "BLK queues <n>",
- * "BLK disk <k> <signature>"; "SKIP name: why" when the device does not
- * offer the feature a variant tests.
+ * "BLK disk <k> <signature>", "BLK discard config ...", "BLK discarded
+ * 64..127 reads <z> zero <p> pattern <o> other sectors"; "SKIP name: why"
+ * when the device does not offer the feature a variant tests.
  */
 #include "hw.h"
 
@@ -131,7 +137,9 @@ static int blk_submit(struct blk *b, unsigned int qi, uint32_t type, uint64_t se
 	struct virtio_blk_outhdr *h = (struct virtio_blk_outhdr *)q->scratch;
 	uint8_t *status = q->scratch + 64;
 	struct vq_buf v[VQ_RING];
-	bool in = type != VIRTIO_BLK_T_OUT;
+	/* The data of OUT, DISCARD and WRITE_ZEROES (the segments) is device-readable. */
+	bool in = type != VIRTIO_BLK_T_OUT && type != VIRTIO_BLK_T_DISCARD &&
+		  type != VIRTIO_BLK_T_WRITE_ZEROES;
 	unsigned int n = 0;
 
 	if (segs + 2 > VQ_RING || (len && !segs))
@@ -779,5 +787,318 @@ void test_blk_intx(const struct boot_params *bp)
 		fail(t, "read status 0x%x, byte 0x%02x", r.status, iobuf[0]);
 		return;
 	}
+	pass(t);
+}
+
+/*
+ * DISCARD and WRITE_ZEROES. blk_discard owns sectors 0..255 of a writable
+ * disk: word j of sector s is discard_word(s, j) (never 0), except where
+ * zeroed or discarded.
+ */
+#define DISC_SECTORS 256u
+#define DISC_CHUNK 16u /* sectors per read or write: all of iobuf */
+#define DISC_WORDS (SECTOR / 8)
+
+static struct virtio_blk_discard_write_zeroes dwz_segs[2] __attribute__((aligned(64)));
+static uint8_t disc_tail[8 * SECTOR] __attribute__((aligned(512)));
+
+static uint64_t discard_word(uint64_t s, unsigned int j)
+{
+	return 0xa5a5a5a5a5a5a5a5ULL ^ (s << 32 | j);
+}
+
+/* A set of acceptable status bytes. */
+#define ST(x) (1u << (x))
+
+/*
+ * One DISCARD or WRITE_ZEROES request: segment {@sector, @num, @flags},
+ * @seglen bytes of it (16; less for a short one, 32 for two copies, 0 for
+ * none). Passes when the status is in @accept (ST() bits) and the device is
+ * still alive; prints "BLK <what>: status <n>".
+ */
+static int expect_dwz(const char *t, struct blk *b, const char *what, uint32_t type,
+		      uint64_t sector, uint32_t num, uint32_t flags, uint32_t seglen,
+		      unsigned int accept)
+{
+	struct blk_res r;
+
+	for (unsigned int k = 0; k < ARRAY_SIZE(dwz_segs); k++) {
+		dwz_segs[k].sector = sector;
+		dwz_segs[k].num_sectors = num;
+		dwz_segs[k].flags = flags;
+	}
+	if (blk_req(t, b, 0, type, 0, dwz_segs, seglen, seglen ? 1 : 0, false, &r))
+		return -1;
+	printf("BLK %s: status %u\n", what, r.status);
+	if (r.status > 2 || !(accept & ST(r.status))) {
+		fail(t, "%s: status 0x%x, want one of%s%s%s", what, r.status,
+		     accept & ST(VIRTIO_BLK_S_OK) ? " OK" : "",
+		     accept & ST(VIRTIO_BLK_S_IOERR) ? " IOERR" : "",
+		     accept & ST(VIRTIO_BLK_S_UNSUPP) ? " UNSUPP" : "");
+		return -1;
+	}
+	if (r.len != 1)
+		printf("NOTE %s: used len %u, want 1 (the status byte)\n", what, r.len);
+	if (vdev_status(&b->d) & (VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED)) {
+		fail(t, "%s: device status 0x%02x", what, vdev_status(&b->d));
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes discard_word() to sectors 0..DISC_SECTORS-1 and flushes. */
+static int discard_fill(const char *t, struct blk *b)
+{
+	uint64_t *w = (uint64_t *)iobuf;
+	struct blk_res r;
+
+	for (unsigned int s0 = 0; s0 < DISC_SECTORS; s0 += DISC_CHUNK) {
+		for (unsigned int s = 0; s < DISC_CHUNK; s++)
+			for (unsigned int j = 0; j < DISC_WORDS; j++)
+				w[s * DISC_WORDS + j] = discard_word(s0 + s, j);
+		if (blk_req(t, b, 0, VIRTIO_BLK_T_OUT, s0, iobuf, DISC_CHUNK * SECTOR, 1, false,
+			    &r))
+			return -1;
+		if (r.status != VIRTIO_BLK_S_OK) {
+			fail(t, "write of sectors %u..%u: status 0x%x", s0, s0 + DISC_CHUNK - 1,
+			     r.status);
+			return -1;
+		}
+	}
+	if (blk_req(t, b, 0, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, 0, false, &r))
+		return -1;
+	if (r.status != VIRTIO_BLK_S_OK) {
+		fail(t, "flush: status 0x%x", r.status);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads sectors 0..DISC_SECTORS-1 back: 16..47 must be zero, 64..127 are
+ * counted in @zero / @pat / @other, the rest must hold discard_word().
+ */
+static int discard_verify(const char *t, struct blk *b, const char *when, unsigned int *zero,
+			  unsigned int *pat, unsigned int *other)
+{
+	const uint64_t *w = (const uint64_t *)iobuf;
+	struct blk_res r;
+
+	*zero = *pat = *other = 0;
+	for (unsigned int s0 = 0; s0 < DISC_SECTORS; s0 += DISC_CHUNK) {
+		memset(iobuf, 0xcc, DISC_CHUNK * SECTOR);
+		if (blk_req(t, b, 0, VIRTIO_BLK_T_IN, s0, iobuf, DISC_CHUNK * SECTOR, 1, false, &r))
+			return -1;
+		if (r.status != VIRTIO_BLK_S_OK) {
+			fail(t, "%s: read of sectors %u..%u: status 0x%x", when, s0,
+			     s0 + DISC_CHUNK - 1, r.status);
+			return -1;
+		}
+		for (unsigned int s = s0; s < s0 + DISC_CHUNK; s++) {
+			const uint64_t *sw = w + (s - s0) * DISC_WORDS;
+			bool zeroed = s >= 16 && s < 48;
+			unsigned int nz = 0, np = 0;
+
+			for (unsigned int j = 0; j < DISC_WORDS; j++) {
+				nz += sw[j] == 0;
+				np += sw[j] == discard_word(s, j);
+			}
+			if (s >= 64 && s < 128) {
+				*zero += nz == DISC_WORDS;
+				*pat += np == DISC_WORDS;
+				*other += nz != DISC_WORDS && np != DISC_WORDS;
+				continue;
+			}
+			if (zeroed ? nz == DISC_WORDS : np == DISC_WORDS)
+				continue;
+			for (unsigned int j = 0; j < DISC_WORDS; j++) {
+				uint64_t want = zeroed ? 0 : discard_word(s, j);
+
+				if (sw[j] != want) {
+					fail(t, "%s: sector %u word %u is 0x%llx, want 0x%llx%s",
+					     when, s, j, (unsigned long long)sw[j],
+					     (unsigned long long)want,
+					     zeroed ? " (zeroed by WRITE_ZEROES)" :
+						      " (the pattern written)");
+					return -1;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+/* Reads the last 8 sectors into @buf. */
+static int read_tail(const char *t, struct blk *b, uint8_t *buf)
+{
+	struct blk_res r;
+
+	memset(buf, 0xcc, 8 * SECTOR);
+	if (blk_req(t, b, 0, VIRTIO_BLK_T_IN, b->capacity - 8, buf, 8 * SECTOR, 1, false, &r))
+		return -1;
+	if (r.status != VIRTIO_BLK_S_OK) {
+		fail(t, "read of the last 8 sectors: status 0x%x", r.status);
+		return -1;
+	}
+	return 0;
+}
+
+void test_blk_discard(const struct boot_params *bp)
+{
+	const char *t = "blk_discard";
+	const uint32_t D = VIRTIO_BLK_T_DISCARD, WZ = VIRTIO_BLK_T_WRITE_ZEROES;
+	const uint32_t UNMAP = VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
+	const unsigned int OK = ST(VIRTIO_BLK_S_OK), IOERR = ST(VIRTIO_BLK_S_IOERR),
+			   UNSUPP = ST(VIRTIO_BLK_S_UNSUPP);
+	const uint32_t SEG = sizeof(struct virtio_blk_discard_write_zeroes);
+	uint32_t bdf, max_d, max_dseg, align, max_wz, max_wzseg;
+	struct blk *b = &blks[0];
+	unsigned int zero, pat, other, zero2, pat2, other2;
+	uint64_t cap;
+
+	(void)bp;
+	if (find_disks(t, &bdf, 1, 1) < 0 ||
+	    blk_open(t, b, bdf, 1ULL << VIRTIO_BLK_F_DISCARD | 1ULL << VIRTIO_BLK_F_WRITE_ZEROES, 1,
+		     false))
+		return;
+	cap = b->capacity;
+	printf("BLK capacity %llu\n", (unsigned long long)cap);
+	if (vdev_has(&b->d, VIRTIO_BLK_F_RO)) {
+		fail(t, "VIRTIO_BLK_F_RO offered for a writable (--rwdisk) disk");
+		return;
+	}
+	if (!vdev_has(&b->d, VIRTIO_BLK_F_DISCARD) || !vdev_has(&b->d, VIRTIO_BLK_F_WRITE_ZEROES) ||
+	    !vdev_has(&b->d, VIRTIO_BLK_F_FLUSH)) {
+		fail(t,
+		     "VIRTIO_BLK_F_DISCARD, _WRITE_ZEROES and _FLUSH not all offered "
+		     "(features 0x%llx)",
+		     (unsigned long long)b->d.dev_features);
+		return;
+	}
+	max_d = vdev_cfg32(&b->d, offsetof(struct virtio_blk_config, max_discard_sectors));
+	max_dseg = vdev_cfg32(&b->d, offsetof(struct virtio_blk_config, max_discard_seg));
+	align = vdev_cfg32(&b->d, offsetof(struct virtio_blk_config, discard_sector_alignment));
+	max_wz = vdev_cfg32(&b->d, offsetof(struct virtio_blk_config, max_write_zeroes_sectors));
+	max_wzseg = vdev_cfg32(&b->d, offsetof(struct virtio_blk_config, max_write_zeroes_seg));
+	printf("BLK discard config max_discard_sectors %u max_discard_seg %u "
+	       "discard_sector_alignment %u max_write_zeroes_sectors %u max_write_zeroes_seg %u "
+	       "write_zeroes_may_unmap %u\n",
+	       max_d, max_dseg, align, max_wz, max_wzseg,
+	       vdev_cfg8(&b->d, offsetof(struct virtio_blk_config, write_zeroes_may_unmap)));
+	if (max_d < 64 || !max_dseg || max_wz < 16 || !max_wzseg || align > 64 ||
+	    (align && 64 % align)) {
+		fail(t, "the config does not allow a 64-sector DISCARD at sector 64 or a 16-sector "
+			"WRITE_ZEROES in one segment");
+		return;
+	}
+	if (cap < 2 * DISC_SECTORS) {
+		fail(t, "capacity %llu sectors: the test disk is larger", (unsigned long long)cap);
+		return;
+	}
+
+	if (discard_fill(t, b) || read_tail(t, b, disc_tail))
+		return;
+	if (expect_dwz(t, b, "WRITE_ZEROES 16..31", WZ, 16, 16, 0, SEG, OK) ||
+	    expect_dwz(t, b, "WRITE_ZEROES UNMAP 32..47", WZ, 32, 16, UNMAP, SEG, OK) ||
+	    expect_dwz(t, b, "DISCARD 64..127", D, 64, 64, 0, SEG, OK))
+		return;
+	if (discard_verify(t, b, "after DISCARD and WRITE_ZEROES", &zero, &pat, &other))
+		return;
+	printf("BLK discarded 64..127 reads %u zero %u pattern %u other sectors\n", zero, pat,
+	       other);
+
+	/* Out of range, malformed and unsupported: errors, and nothing changes. */
+	if (expect_dwz(t, b, "WRITE_ZEROES across the end", WZ, cap - 8, 16, 0, SEG, IOERR) ||
+	    expect_dwz(t, b, "WRITE_ZEROES UNMAP across the end", WZ, cap - 8, 16, UNMAP, SEG,
+		       IOERR) ||
+	    expect_dwz(t, b, "WRITE_ZEROES at sector capacity", WZ, cap, 1, 0, SEG, IOERR) ||
+	    expect_dwz(t, b, "DISCARD across the end", D, cap - 8, 16, 0, SEG, IOERR) ||
+	    expect_dwz(t, b, "DISCARD at sector capacity", D, cap, 1, 0, SEG, IOERR) ||
+	    (max_wz < ~0u && expect_dwz(t, b, "WRITE_ZEROES of max_write_zeroes_sectors + 1", WZ, 0,
+					max_wz + 1, 0, SEG, IOERR)) ||
+	    (max_d < ~0u && expect_dwz(t, b, "DISCARD of max_discard_sectors + 1", D, 0, max_d + 1,
+				       0, SEG, IOERR)) ||
+	    /* sector + num_sectors wraps around 2^64 */
+	    expect_dwz(t, b, "WRITE_ZEROES at sector 2^64 - 8", WZ, ~0ULL - 7, 16, 0, SEG,
+		       IOERR | UNSUPP) ||
+	    expect_dwz(t, b, "DISCARD at sector 2^64 - 8", D, ~0ULL - 7, 16, 0, SEG,
+		       IOERR | UNSUPP) ||
+	    /* sector * 512 wraps to byte 128 * 512 */
+	    expect_dwz(t, b, "WRITE_ZEROES at sector 2^55 + 128", WZ, (1ULL << 55) + 128, 8, 0, SEG,
+		       IOERR | UNSUPP) ||
+	    expect_dwz(t, b, "DISCARD at sector 2^55 + 128", D, (1ULL << 55) + 128, 8, 0, SEG,
+		       IOERR | UNSUPP) ||
+	    /* unknown flags; UNMAP on a DISCARD (the spec says UNSUPP for both) */
+	    expect_dwz(t, b, "WRITE_ZEROES flags 0x2", WZ, 128, 8, 2, SEG, UNSUPP) ||
+	    expect_dwz(t, b, "DISCARD with UNMAP", D, 128, 8, UNMAP, SEG, UNSUPP) ||
+	    /* malformed segments (0 sectors: a no-op is fine too, as in QEMU) */
+	    expect_dwz(t, b, "WRITE_ZEROES of 0 sectors", WZ, 128, 0, 0, SEG,
+		       OK | IOERR | UNSUPP) ||
+	    expect_dwz(t, b, "DISCARD of 0 sectors", D, 128, 0, 0, SEG, OK | IOERR | UNSUPP) ||
+	    expect_dwz(t, b, "WRITE_ZEROES with an 8-byte segment", WZ, 128, 8, 0, 8,
+		       IOERR | UNSUPP) ||
+	    expect_dwz(t, b, "DISCARD without a segment", D, 128, 8, 0, 0, IOERR | UNSUPP))
+		return;
+	if (max_wzseg == 1 && expect_dwz(t, b, "WRITE_ZEROES with 2 segments (max 1)", WZ, 128, 8,
+					 0, 2 * SEG, IOERR | UNSUPP))
+		return;
+	if (max_dseg == 1 && expect_dwz(t, b, "DISCARD with 2 segments (max 1)", D, 128, 8, 0,
+					2 * SEG, IOERR | UNSUPP))
+		return;
+
+	/* The device still works, and none of that changed the disk. */
+	if (discard_verify(t, b, "after the bad requests", &zero2, &pat2, &other2) ||
+	    read_tail(t, b, iobuf))
+		return;
+	if (memcmp(iobuf, disc_tail, 8 * SECTOR)) {
+		fail(t, "the last 8 sectors changed after the bad requests");
+		return;
+	}
+	if (zero2 != zero || pat2 != pat) {
+		fail(t, "discarded 64..127 read %u zero %u pattern, then %u zero %u pattern", zero,
+		     pat, zero2, pat2);
+		return;
+	}
+	pass(t);
+}
+
+void test_blk_discard_ro(const struct boot_params *bp)
+{
+	const char *t = "blk_discard_ro";
+	const uint32_t D = VIRTIO_BLK_T_DISCARD, WZ = VIRTIO_BLK_T_WRITE_ZEROES;
+	const uint32_t SEG = sizeof(struct virtio_blk_discard_write_zeroes);
+	const unsigned int IOERR = ST(VIRTIO_BLK_S_IOERR), UNSUPP = ST(VIRTIO_BLK_S_UNSUPP);
+	uint32_t bdf;
+	struct blk *b = &blks[0];
+
+	(void)bp;
+	if (find_disks(t, &bdf, 1, 1) < 0 ||
+	    blk_open(t, b, bdf, 1ULL << VIRTIO_BLK_F_DISCARD | 1ULL << VIRTIO_BLK_F_WRITE_ZEROES, 1,
+		     false))
+		return;
+	printf("BLK capacity %llu\n", (unsigned long long)b->capacity);
+	if (!vdev_has(&b->d, VIRTIO_BLK_F_RO)) {
+		fail(t, "VIRTIO_BLK_F_RO not offered for a read-only (-d) disk");
+		return;
+	}
+	if (vdev_has(&b->d, VIRTIO_BLK_F_DISCARD) || vdev_has(&b->d, VIRTIO_BLK_F_WRITE_ZEROES)) {
+		fail(t, "a read-only disk offers DISCARD or WRITE_ZEROES (features 0x%llx)",
+		     (unsigned long long)b->d.dev_features);
+		return;
+	}
+	if (b->capacity < 128) {
+		fail(t, "capacity %llu sectors: the test disk is larger",
+		     (unsigned long long)b->capacity);
+		return;
+	}
+	/* Not negotiated, and the disk is read-only: each must fail. */
+	if (expect_dwz(t, b, "WRITE_ZEROES 16..31", WZ, 16, 16, 0, SEG, IOERR | UNSUPP) ||
+	    expect_dwz(t, b, "WRITE_ZEROES UNMAP 32..47", WZ, 32, 16,
+		       VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP, SEG, IOERR | UNSUPP) ||
+	    expect_dwz(t, b, "DISCARD 64..127", D, 64, 64, 0, SEG, IOERR | UNSUPP))
+		return;
+	for (unsigned int s = 0; s < 128; s += DISC_CHUNK)
+		if (read_check(t, b, 0, s, DISC_CHUNK, 1, false))
+			return;
 	pass(t);
 }
