@@ -153,6 +153,8 @@ enum cvm_exit_reason {
 	CVM_EXIT_STOPPED = 3,
 	/** Something failed; cvm_vm_last_error() says what. */
 	CVM_EXIT_ERROR = 4,
+	/** A custom device ended the run (cvm_device_exit_vm(), see device.h). */
+	CVM_EXIT_DEVICE = 5,
 };
 
 /**
@@ -174,7 +176,7 @@ CVM_EXPORT const char *cvm_strerror(int rc);
  * cvm_exit_reason_name() - a short name for an exit reason.
  * @reason: a value of enum cvm_exit_reason.
  *
- * Returns: "reset", "poweroff", "stopped", "error" or "unknown".
+ * Returns: "reset", "poweroff", "stopped", "error", "device" or "unknown".
  */
 CVM_EXPORT const char *cvm_exit_reason_name(enum cvm_exit_reason reason);
 

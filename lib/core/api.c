@@ -59,6 +59,8 @@ const char *cvm_exit_reason_name(enum cvm_exit_reason reason)
 		return "stopped";
 	case CVM_EXIT_ERROR:
 		return "error";
+	case CVM_EXIT_DEVICE:
+		return "device";
 	}
 	return "unknown";
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/plugin.h"
 #include "virtio/blk_dev.h"
 
 static void pci_set_intx(void *ctx, unsigned int gsi, int level)
@@ -154,8 +155,11 @@ int vm_start_devices(struct cvm_vm *vm)
 
 	if (vm->sproc && vm_serial_proc_start(vm, &err))
 		return vm_error(vm, -EIO, "%s", err.msg);
+	if (plugin_io_start(vm, &err))
+		return vm_error(vm, -EIO, "%s", err.msg);
 	for (unsigned int i = 0; i < vm->nr_vdevs; i++) {
-		int rc = virtio_pci_start(vm->vdevs[i].vp, vm->sandbox ? &sb : NULL, &err);
+		struct virtio_pci *vp = vm->vdevs[i].vp;
+		int rc = virtio_pci_start(vp, vm->sandbox && !vp->cfg.in_vmm ? &sb : NULL, &err);
 
 		if (rc)
 			return vm_error(vm, rc, "%s", err.msg);
@@ -166,6 +170,7 @@ int vm_start_devices(struct cvm_vm *vm)
 void vm_stop_devices(struct cvm_vm *vm)
 {
 	vm_serial_proc_stop(vm);
+	plugin_io_stop(vm);
 	for (unsigned int i = 0; i < vm->nr_vdevs; i++)
 		virtio_pci_stop(vm->vdevs[i].vp);
 }

@@ -13,10 +13,17 @@
 #include <unistd.h>
 
 #include "control/server.h"
+#include "core/plugin.h"
 #include "devices/serial.h"
 #include "virtio/virtio_pci.h"
 
-enum { TAG_STOP = 100, TAG_WAKE = 101, TAG_SERIAL = 102, TAG_DEV = 1000 /* + device index */ };
+enum {
+	TAG_STOP = 100,
+	TAG_WAKE = 101,
+	TAG_SERIAL = 102,
+	TAG_DEV = 1000,	  /* + virtio device index */
+	TAG_IODEV = 1100, /* + custom I/O device index */
+};
 
 static void term_raw(struct cvm_vm *vm, struct serial_port *p)
 {
@@ -155,9 +162,27 @@ static int loop_setup(struct cvm_vm *vm, int ep)
 		if (fd >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev))
 			return -errno;
 	}
+	for (unsigned int i = 0; i < vm->nr_io_devs; i++) {
+		int fd = devproc_event_fd(vm->io_devs[i]->dp);
+
+		ev.data.u32 = TAG_IODEV + i;
+		if (fd >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev))
+			return -errno;
+	}
 	if (vm->ctl)
 		return ctl_server_watch(vm->ctl, ep);
 	return 0;
+}
+
+static void io_device_event(struct cvm_vm *vm, int ep, struct cvm_device *d)
+{
+	struct cvm_errbuf err = { "" };
+	int fd = devproc_event_fd(d->dp);
+
+	if (devproc_events(d->dp, &err) < 0) {
+		epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+		vm_request_exit(vm, CVM_EXIT_ERROR, -EPIPE, "%s", err.msg);
+	}
 }
 
 static void serial_event(struct cvm_vm *vm, int ep)
@@ -216,6 +241,8 @@ int vm_event_loop(struct cvm_vm *vm)
 					pump(vm, ep, &vm->serial[j], j, false);
 			} else if (tag == TAG_SERIAL) {
 				serial_event(vm, ep);
+			} else if (tag >= TAG_IODEV && tag < TAG_IODEV + vm->nr_io_devs) {
+				io_device_event(vm, ep, vm->io_devs[tag - TAG_IODEV]);
 			} else if (tag >= TAG_DEV && tag < TAG_DEV + vm->nr_vdevs) {
 				device_event(vm, ep, vm->vdevs[tag - TAG_DEV].vp);
 			} else if (tag < CVM_NR_SERIAL) {

@@ -72,15 +72,15 @@ int cvm_vm_stop(cvm_vm *vm)
 
 void vm_set_irq(struct cvm_vm *vm, unsigned int line, unsigned int source, int level)
 {
-	if (line >= 16 || source >= 32)
+	if (line >= 16 || source >= 64)
 		return;
 	pthread_mutex_lock(&vm->irq_lock);
-	uint32_t before = vm->irq_sources[line];
+	uint64_t before = vm->irq_sources[line];
 
 	if (level)
-		vm->irq_sources[line] |= 1u << source;
+		vm->irq_sources[line] |= 1ULL << source;
 	else
-		vm->irq_sources[line] &= ~(1u << source);
+		vm->irq_sources[line] &= ~(1ULL << source);
 	if (!before != !vm->irq_sources[line]) {
 		struct kvm_irq_level irq = { .irq = line, .level = vm->irq_sources[line] != 0 };
 		int rc = kvm_ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq);

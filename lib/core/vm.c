@@ -17,6 +17,7 @@
 
 #include "arch/x86_64/layout.h"
 #include "control/server.h"
+#include "core/plugin.h"
 #include "kvm/kvm.h"
 
 /* Where KVM puts the real-mode TSS and identity map it needs on Intel (inside the hole). */
@@ -392,6 +393,7 @@ void cvm_vm_destroy(cvm_vm *vm)
 	if (!vm)
 		return;
 	vm_destroy_legacy_devices(vm);
+	plugin_io_destroy(vm);
 	vm_destroy_devices(vm);
 	ctl_server_close(vm->ctl);
 	if (vm->vsock_cid_lock >= 0)

@@ -23,6 +23,7 @@
 #define CVM_NR_SERIAL 4
 #define CVM_MAX_DISKS 16
 #define CVM_MAX_VIRTIO_DEVS 31 /* PCI slots 1..31 */
+#define CVM_MAX_IO_DEVS 16     /* custom port-I/O/MMIO devices (device.h) */
 /* The window for PCI memory BARs: the hole below 4 GiB, up to the IOAPIC. */
 #define CVM_PCI_MMIO_START 0xc0000000ULL
 #define CVM_PCI_MMIO_END 0xfec00000ULL
@@ -59,8 +60,9 @@ struct serial_port {
 	unsigned int pending_len;
 };
 
-/* IRQ sources (bit numbers in irq_sources[]): COM ports 0-3, PCI devices from 8. */
+/* IRQ sources (bit numbers in irq_sources[]): COM ports 0-3, PCI devices 8-38, custom 40-55. */
 #define IRQ_SRC_PCI(i) (8 + (i))
+#define IRQ_SRC_CUSTOM(i) (40 + (i))
 
 struct pci_intx {
 	struct cvm_vm *vm;
@@ -95,7 +97,7 @@ struct cvm_vm {
 	struct cmos *cmos;
 	struct i8042 *i8042;
 	pthread_mutex_t irq_lock;
-	uint32_t irq_sources[16]; /* per legacy IRQ line: bitmask of asserting devices */
+	uint64_t irq_sources[16]; /* per legacy IRQ line: bitmask of asserting devices */
 	struct irq_router router;
 	struct pci_bus pci;
 	struct vm_virtio_dev vdevs[CVM_MAX_VIRTIO_DEVS]; /* every virtio device, in PCI order */
@@ -131,8 +133,11 @@ struct cvm_vm {
 	bool suspended;
 	struct timespec started_at; /* CLOCK_MONOTONIC, when cvm_vm_run() started the vCPUs */
 
-	struct ctl_server *ctl;	   /* the control socket, or NULL */
-	struct serial_proc *sproc; /* the UARTs' process (sandbox), or NULL */
+	struct ctl_server *ctl;			     /* the control socket, or NULL */
+	struct serial_proc *sproc;		     /* the UARTs' process (sandbox), or NULL */
+	struct cvm_device *io_devs[CVM_MAX_IO_DEVS]; /* custom I/O devices (plugin_io.c) */
+	unsigned int nr_io_devs;
+	int device_exit_code; /* what a custom device gave cvm_device_exit_vm() */
 
 	pthread_mutex_t lock; /* protects the fields below */
 	bool exit_set;

@@ -78,6 +78,17 @@ void devproc_child_event(struct devproc *dp, uint8_t op, uint16_t idx, uint32_t 
 	send(dp->child_evt, &e, EVT_HDR, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
+int devproc_child_event_data(struct devproc *dp, uint8_t op, uint16_t idx, uint32_t arg,
+			     const void *data, size_t len)
+{
+	struct devproc_evt e = { .op = op, .idx = idx, .arg = arg };
+
+	if (len > sizeof(e.text))
+		return -EINVAL;
+	memcpy(e.text, data, len);
+	return send(dp->child_evt, &e, EVT_HDR + len, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
 int devproc_child_serve(struct devproc *dp)
 {
 	struct devproc_req r;
@@ -236,7 +247,8 @@ int devproc_start(struct devproc **out, const struct devproc_config *c, struct c
 	int rc;
 
 	*out = NULL;
-	if (!c->policy || !c->ops || !c->ops->child_run || !c->ops->child_request)
+	if ((!c->policy && !c->policy_text && !c->policy_file) || !c->ops || !c->ops->child_run ||
+	    !c->ops->child_request)
 		return errf(err, -EINVAL, "%s: no policy or no device loop", c->name);
 	if (c->nr_keep_fds > DEVPROC_MAX_FDS)
 		return errf(err, -EINVAL, "%s: too many descriptors to keep", c->name);
@@ -247,7 +259,11 @@ int devproc_start(struct devproc **out, const struct devproc_config *c, struct c
 	dp->ctl_fd = dp->evt_fd = dp->child_ctl = dp->child_evt = -1;
 	dp->sigsys_nr = -1;
 	pthread_mutex_init(&dp->lock, NULL);
-	rc = policy_prog_file(&dp->prog, c->policy_dir, c->policy, SCMP_ACT_TRAP, err);
+	if (c->policy_text || c->policy_file)
+		rc = policy_prog_custom(&dp->prog, c->policy_dir, c->policy_text, c->policy_file,
+					SCMP_ACT_TRAP, err);
+	else
+		rc = policy_prog_file(&dp->prog, c->policy_dir, c->policy, SCMP_ACT_TRAP, err);
 	if (rc)
 		goto fail;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl)) {
@@ -320,10 +336,18 @@ static int describe_end(struct devproc *dp, struct cvm_errbuf *err)
 
 	if (dp->sigsys_nr >= 0) {
 		char *sc = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, dp->sigsys_nr);
-		int rc = errf(err, -EPERM,
-			      "%s: the device process (pid %d) was killed by its seccomp filter: "
-			      "syscall %d (%s) is not in its policy (%s_device.policy)",
-			      name, pid, dp->sigsys_nr, sc ? sc : "unknown", dp->cfg.policy);
+		char which[300];
+		int rc;
+
+		if (dp->cfg.policy_text || dp->cfg.policy_file)
+			snprintf(which, sizeof(which), "%s + common_device.policy",
+				 dp->cfg.policy_file ? dp->cfg.policy_file : "the device's policy");
+		else
+			snprintf(which, sizeof(which), "%s_device.policy", dp->cfg.policy);
+		rc = errf(err, -EPERM,
+			  "%s: the device process (pid %d) was killed by its seccomp filter: "
+			  "syscall %d (%s) is not in its policy (%s)",
+			  name, pid, dp->sigsys_nr, sc ? sc : "unknown", which);
 
 		free(sc);
 		return rc;

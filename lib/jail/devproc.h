@@ -75,6 +75,8 @@ struct devproc_config {
 	const char *name;   /* "virtio-blk vda", "serial": messages, process name */
 	const char *policy; /* <policy_dir>/<policy>_device.policy */
 	const char *policy_dir;
+	/* A custom device's own rules instead (policy_prog_custom()): text or a file. */
+	const char *policy_text, *policy_file;
 	bool new_userns;     /* false: only for hosts without user namespaces */
 	const int *keep_fds; /* besides the sockets: what the device uses */
 	unsigned int nr_keep_fds;
@@ -146,6 +148,9 @@ int devproc_child_ctl_fd(const struct devproc *dp);
 int devproc_child_serve(struct devproc *dp);
 /* Child: send an event without blocking (dropped when the socket is full). */
 void devproc_child_event(struct devproc *dp, uint8_t op, uint16_t idx, uint32_t arg);
+/* The same with @len (<= DEVPROC_TEXT) bytes of payload in text[]; blocking: it must arrive. */
+int devproc_child_event_data(struct devproc *dp, uint8_t op, uint16_t idx, uint32_t arg,
+			     const void *data, size_t len);
 /* Child: have the VMM open a connection (ops->connect(@arg)); an fd or -errno. */
 int devproc_child_connect(struct devproc *dp, uint32_t arg);
 

@@ -95,6 +95,71 @@ int policy_prog_file(struct policy_prog *out, const char *dir, const char *name,
 	return rc;
 }
 
+/* Append @src's rules to @dst (see policy_prog_custom()). */
+static int append(struct policy *dst, const struct policy *src, struct cvm_errbuf *err)
+{
+	for (size_t i = 0; i < src->nr; i++) {
+		const struct policy_rule *r = &src->rules[i], *old = policy_find(dst, r->name);
+		struct policy_rule *n;
+
+		if (old && old->allow_all && r->allow_all)
+			continue;
+		if (old)
+			return errf(
+				err, -EINVAL,
+				"%s:%u: syscall '%s' is already in common_device.policy (%s:%u)",
+				r->file, r->line, r->name, old->file, old->line);
+		if (dst->nr == dst->cap) {
+			size_t cap = dst->cap ? 2 * dst->cap : 16;
+			struct policy_rule *rules = realloc(dst->rules, cap * sizeof(*rules));
+
+			if (!rules)
+				return errf(err, -ENOMEM, "out of memory");
+			dst->rules = rules;
+			dst->cap = cap;
+		}
+		n = &dst->rules[dst->nr];
+		*n = *r;
+		n->file = strdup(r->file);
+		n->clauses = r->nr_clauses ? calloc(r->nr_clauses, sizeof(*n->clauses)) : NULL;
+		if (!n->file || (r->nr_clauses && !n->clauses)) {
+			free(n->file);
+			free(n->clauses);
+			return errf(err, -ENOMEM, "out of memory");
+		}
+		if (r->nr_clauses)
+			memcpy(n->clauses, r->clauses, r->nr_clauses * sizeof(*n->clauses));
+		dst->nr++;
+	}
+	return 0;
+}
+
+int policy_prog_custom(struct policy_prog *out, const char *dir, const char *text, const char *file,
+		       uint32_t default_action, struct cvm_errbuf *err)
+{
+	struct policy *base = NULL, *dev = NULL;
+	char path[4096];
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (snprintf(path, sizeof(path), "%s/common_device.policy", dir) >= (int)sizeof(path))
+		return errf(err, -ENAMETOOLONG, "policy directory %s: name too long", dir);
+	rc = policy_parse_file(&base, path, err);
+	if (!rc && text)
+		rc = policy_parse_string(&dev, text, "(device policy)", dir, err);
+	else if (!rc && file)
+		rc = policy_parse_file(&dev, file, err);
+	else if (!rc)
+		rc = errf(err, -EINVAL, "no device policy");
+	if (!rc)
+		rc = append(base, dev, err);
+	if (!rc)
+		rc = policy_prog_build(out, base, default_action, err);
+	policy_free(base);
+	policy_free(dev);
+	return rc;
+}
+
 int policy_prog_install(const struct policy_prog *pp)
 {
 	if (!pp->nr)

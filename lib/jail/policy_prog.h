@@ -33,6 +33,16 @@ int policy_prog_file(struct policy_prog *out, const char *dir, const char *name,
 		     uint32_t default_action, struct cvm_errbuf *err);
 
 /*
+ * policy_prog_custom() - a custom device's policy: <@dir>/common_device.policy
+ * (what libcvm's own device loop needs) followed by the device's rules, given
+ * as @text (its @includes relative to @dir) or as the file @file (relative
+ * to the file's directory). A syscall the device's rules name again is an
+ * error unless both allow it outright (`name: 1`), then it is dropped.
+ */
+int policy_prog_custom(struct policy_prog *out, const char *dir, const char *text, const char *file,
+		       uint32_t default_action, struct cvm_errbuf *err);
+
+/*
  * policy_prog_install() - install the filters on the calling thread. Needs
  * no_new_privs (or CAP_SYS_ADMIN). Async-signal-safe: no allocation.
  * Returns 0 or -errno.

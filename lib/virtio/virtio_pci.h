@@ -86,7 +86,15 @@ struct virtio_dev_ops {
 	 * has no file system to do it itself.
 	 */
 	int (*broker_connect)(void *opaque, uint32_t arg);
+	/*
+	 * Runs in the VMM: an event the device's process sent with
+	 * devproc_child_event() (op >= VP_EVT_DEVICE).
+	 */
+	void (*vmm_event)(void *opaque, uint8_t op, uint16_t idx, uint32_t arg, const char *data);
 };
+
+/* Device events (devproc) a device may send from its process; below are the transport's. */
+#define VP_EVT_DEVICE 24
 
 struct virtio_pci_config {
 	const char *name;	 /* for messages: "virtio-blk vda" */
@@ -100,8 +108,12 @@ struct virtio_pci_config {
 	void *opaque;
 	/* Its seccomp policy: <policy dir>/<policy>_device.policy ("block"). */
 	const char *policy;
+	/* Or a custom device's own rules (text or file; see policy_prog_custom()). */
+	const char *policy_text, *policy_file;
 	/* Sandbox: descriptors the device opens as it runs (connections...). */
 	unsigned int max_fds;
+	/* Run as a thread of the VMM even when the VM is sandboxed. */
+	bool in_vmm;
 };
 
 /* What a virtio device needs from its VM. */

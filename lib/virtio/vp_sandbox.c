@@ -101,8 +101,12 @@ void vp_proxy_access(struct virtio_pci *vp, bool write, uint64_t off, uint8_t *d
 
 static void vmm_event(void *opaque, const struct devproc_evt *e)
 {
+	struct virtio_pci *vp = opaque;
+
 	if (e->op == VP_EVT_INTX)
-		vp_intx_sync(opaque);
+		vp_intx_sync(vp);
+	else if (e->op >= VP_EVT_DEVICE && vp->cfg.ops->vmm_event)
+		vp->cfg.ops->vmm_event(vp->cfg.opaque, e->op, e->idx, e->arg, e->text);
 }
 
 static int vmm_connect(void *opaque, uint32_t arg)
@@ -125,7 +129,7 @@ int vp_proc_start(struct virtio_pci *vp, const struct vp_sandbox *sb, struct cvm
 	int fds[2 + 2 * VIRTIO_PCI_MAX_QUEUES + MSIX_MAX_VECTORS + VP_DEV_MAX_FDS];
 	unsigned int n = 0;
 
-	if (!vp->cfg.policy)
+	if (!vp->cfg.policy && !vp->cfg.policy_text && !vp->cfg.policy_file)
 		return errf(err, -EINVAL, "%s: no seccomp policy for this device", vp->cfg.name);
 	fds[n++] = vp->ep_fd;
 	fds[n++] = vp->stop_efd;
@@ -139,6 +143,8 @@ int vp_proc_start(struct virtio_pci *vp, const struct vp_sandbox *sb, struct cvm
 	const struct devproc_config c = {
 		.name = vp->cfg.name,
 		.policy = vp->cfg.policy,
+		.policy_text = vp->cfg.policy_text,
+		.policy_file = vp->cfg.policy_file,
 		.policy_dir = sb->policy_dir,
 		.new_userns = sb->new_userns,
 		.keep_fds = fds,
