@@ -391,7 +391,8 @@ CVM_EXPORT int cvm_vm_resume(cvm_vm *vm);
  * Starts one thread per vCPU; the calling thread serves serial input and
  * stop requests. A VM runs once.
  *
- * Returns: 0 when the guest reset, powered off or was stopped; a negative
+ * Returns: 0 when the guest reset, powered off or was stopped, or a custom
+ * device ended the run (CVM_EXIT_DEVICE, see device.h); a negative
  * errno when the VM failed (then *reason is CVM_EXIT_ERROR and
  * cvm_vm_last_error() names the cause, for an emulation failure the RIP
  * and the instruction bytes).

@@ -3,7 +3,8 @@
  * @file device.h
  * Custom devices: your own port-I/O or MMIO device, or your own virtio
  * device served over virtio-pci by libcvm, written in your program against
- * this header (docs/device-api.md has a complete worked example).
+ * this header (docs/device-api.md walks through a complete example;
+ * examples/custom_pio.c and examples/custom_virtio.c are two more).
  *
  * A device's callbacks run where its state lives. With the VM's sandbox on
  * (the default) that is a jailed, seccomp-filtered process of its own,
@@ -14,6 +15,12 @@
  * (the system calls *your* callbacks make, in minijail syntax; libcvm adds
  * what its own device loop needs) and the descriptors it uses. Flag
  * CVM_DEVICE_IN_VMM runs a device in the VMM process even then.
+ *
+ * State your program needs back after the run (counters, results) must
+ * live where both copies see it: memory mapped MAP_SHARED before
+ * cvm_vm_run() (examples/custom_virtio.c), or a descriptor in keep_fds. A
+ * variable the callbacks change is changed in the device's copy only.
+ * stdio in a callback is not flushed there either: use cvm_device_log().
  *
  * Every guest-controlled value reaches your callbacks checked against the
  * range you registered; the helpers check every guest address and length

@@ -65,13 +65,15 @@ static bool in_child(const cvm_device *d)
 	return d->is_virtio ? d->vp.in_child : d->in_child;
 }
 
-static void exit_vm(struct cvm_vm *vm, const char *name, int code)
+void plugin_exit_vm(struct cvm_device *d, int code)
 {
+	struct cvm_vm *vm = d->vm;
+
 	pthread_mutex_lock(&vm->lock);
 	if (!vm->exit_set)
 		vm->device_exit_code = code;
 	pthread_mutex_unlock(&vm->lock);
-	vm_request_exit(vm, CVM_EXIT_DEVICE, 0, "%s ended the run with code %d", name, code);
+	vm_request_exit(vm, CVM_EXIT_DEVICE, 0, "%s ended the run with code %d", d->name, code);
 }
 
 static int signal_msi(struct cvm_vm *vm, uint64_t addr, uint32_t data)
@@ -101,7 +103,7 @@ void plugin_vmm_event(struct cvm_device *d, uint8_t op, uint32_t arg, const void
 			signal_msi(d->vm, m.addr, m.data);
 		break;
 	case PLUG_EVT_EXIT:
-		exit_vm(d->vm, d->name, (int)arg);
+		plugin_exit_vm(d, (int)arg);
 		break;
 	}
 }
@@ -133,11 +135,16 @@ void cvm_device_exit_vm(cvm_device *d, int code)
 {
 	if (!d)
 		return;
-	if (in_child(d))
+	if (in_child(d) && d->in_request) {
+		/* An I/O device's access: the answer carries it, the vCPU ends the run at once. */
+		d->exit_pending = true;
+		d->exit_code = code;
+	} else if (in_child(d)) {
 		devproc_child_event_data(plugin_devproc(d), PLUG_EVT_EXIT, 0, (uint32_t)code, NULL,
 					 0);
-	else
-		exit_vm(d->vm, d->name, code);
+	} else {
+		plugin_exit_vm(d, code);
+	}
 }
 
 int cvm_vm_device_exit_code(const cvm_vm *vm)

@@ -48,6 +48,9 @@ struct cvm_device {
 	uint64_t base, size;
 	unsigned int irq, irq_source;
 	int stop_efd;
+	/* In its process: a callback runs for a request; it asked to end the run (with code). */
+	bool in_request, exit_pending;
+	int exit_code;
 
 	/* virtio devices */
 	cvm_virtio_device_ops vops;
@@ -67,6 +70,8 @@ int plugin_init(struct cvm_device *d, struct cvm_vm *vm, const char *name, unsig
 void plugin_free_strings(struct cvm_device *d);
 /* In the VMM: what a device process asked for (PLUG_EVT_*). */
 void plugin_vmm_event(struct cvm_device *d, uint8_t op, uint32_t arg, const void *data);
+/* In the VMM: end the run with @code (cvm_device_exit_vm()). */
+void plugin_exit_vm(struct cvm_device *d, int code);
 /* The device's process: its devproc (the I/O device's own or its transport's). */
 struct devproc *plugin_devproc(struct cvm_device *d);
 

@@ -2,9 +2,9 @@
 /*
  * Custom port-I/O and MMIO devices (device.h). In the VMM, the bus calls
  * the device's callbacks under its own lock (one at a time, as in its
- * process). Sandboxed, each device has a process of its own: reads are
- * devproc calls, writes are posted, and its IRQ level comes back through a
- * shared word and an event, re-read by the vCPU after each access.
+ * process). Sandboxed, each device has a process of its own: reads and
+ * writes are devproc calls (so a write that ends the run ends it before the
+ * guest runs on), and its IRQ level changes come back as events.
  */
 #include "core/plugin.h"
 
@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 enum { IO_READ = 1, IO_WRITE };
+#define PLUG_REP_EXIT 1 /* devproc_rep.val: cvm_device_exit_vm(), code in data[8..11] */
 
 /* ISA lines no built-in device uses (2 is the cascade; 1, 3, 4, 8, 9, 12 and the PCI lines are taken). */
 static bool irq_free(unsigned int irq)
@@ -50,6 +51,8 @@ static void child_request(void *opaque, const struct devproc_req *r, struct devp
 		rep->status = -EINVAL;
 		return;
 	}
+	d->in_request = true;
+	d->exit_pending = false;
 	if (r->op == IO_READ) {
 		v = d->io.read ? d->io.read(d, d->opaque, r->off, r->len) : ~0ULL;
 		memcpy(rep->data, &v, 8);
@@ -59,6 +62,22 @@ static void child_request(void *opaque, const struct devproc_req *r, struct devp
 			d->io.write(d, d->opaque, r->off, r->len, v);
 	} else {
 		rep->status = -EINVAL;
+	}
+	d->in_request = false;
+	if (d->exit_pending) {
+		rep->val = PLUG_REP_EXIT;
+		memcpy(rep->data + 8, &d->exit_code, sizeof(d->exit_code));
+	}
+}
+
+/* VMM: the device ended the run during this access: stop before the vCPU runs on. */
+static void check_exit(struct cvm_device *d, const struct devproc_rep *rep)
+{
+	int code;
+
+	if (rep->val == PLUG_REP_EXIT) {
+		memcpy(&code, rep->data + 8, sizeof(code));
+		plugin_exit_vm(d, code);
 	}
 }
 
@@ -85,8 +104,10 @@ static void plug_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
 	if (len > 8)
 		len = 8;
 	if (d->dp) {
-		if (devproc_call(d->dp, &r, &rep) == 0)
+		if (devproc_call(d->dp, &r, &rep) == 0) {
 			memcpy(&v, rep.data, 8);
+			check_exit(d, &rep);
+		}
 	} else if (!d->sandboxed && d->io.read) {
 		pthread_mutex_lock(&d->lock);
 		v = d->io.read(d, d->opaque, off, len);
@@ -99,14 +120,21 @@ static void plug_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t
 {
 	struct cvm_device *d = opaque;
 	struct devproc_req r = { .op = IO_WRITE, .len = (uint8_t)len, .off = off };
+	struct devproc_rep rep;
 	uint64_t v = 0;
 
 	if (len > 8)
 		return;
 	memcpy(&v, data, len);
 	if (d->dp) {
+		/*
+		 * A call, not posted: the vCPU resumes the guest only after the
+		 * device handled the write, as without the sandbox, and stops
+		 * right there when the write ended the run.
+		 */
 		memcpy(r.data, data, len);
-		devproc_post(d->dp, &r);
+		if (devproc_call(d->dp, &r, &rep) == 0)
+			check_exit(d, &rep);
 	} else if (!d->sandboxed && d->io.write) {
 		pthread_mutex_lock(&d->lock);
 		d->io.write(d, d->opaque, off, len, v);

@@ -49,9 +49,11 @@ const char *cvm_vm_last_error(const cvm_vm *vm)
 }
 
 /*
- * Where the installed seccomp policies are: $prefix/share/policy/cvm for the
- * prefix libcvm was configured with, or, for an installed tree that was
- * moved (cmake --install --prefix), next to the library that runs this code.
+ * Where the installed seccomp policies are: next to the library that runs
+ * this code (the same place as below unless the installed tree was moved,
+ * as by cmake --install --prefix), else $prefix/share/policy/cvm for the
+ * prefix libcvm was configured with. Next to the library first: a moved
+ * tree must not take another installation's policies.
  */
 static char *default_policy_dir(void)
 {
@@ -59,8 +61,8 @@ static char *default_policy_dir(void)
 	Dl_info info;
 	char *dir, *slash, *p;
 
-	if (access(CVM_POLICY_DIR, X_OK) == 0 || !dladdr((void *)cvm_vm_create, &info) ||
-	    !info.dli_fname || !(dir = strdup(info.dli_fname)))
+	if (!dladdr((void *)cvm_vm_create, &info) || !info.dli_fname ||
+	    !(dir = strdup(info.dli_fname)))
 		return strdup(CVM_POLICY_DIR);
 	slash = strrchr(dir, '/');
 	if (slash)
@@ -270,7 +272,8 @@ int cvm_vm_create(cvm_vm **out, const cvm_vm_config *ucfg)
 	if (vm->sandbox && access(vm->policy_dir, R_OK | X_OK)) {
 		rc = errf(&err, -errno,
 			  "seccomp policy directory %s: %s (install libcvm's policies, point "
-			  "--seccomp-policy-dir at them, or run with --disable-sandbox)",
+			  "cvm_vm_config.seccomp_policy_dir (cvm: --seccomp-policy-dir) at them, "
+			  "or set disable_sandbox (cvm: --disable-sandbox))",
 			  vm->policy_dir, strerror(errno));
 		goto fail;
 	}

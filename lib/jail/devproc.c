@@ -83,9 +83,10 @@ int devproc_child_event_data(struct devproc *dp, uint8_t op, uint16_t idx, uint3
 {
 	struct devproc_evt e = { .op = op, .idx = idx, .arg = arg };
 
-	if (len > sizeof(e.text))
+	if (len > sizeof(e.text) || (len && !data))
 		return -EINVAL;
-	memcpy(e.text, data, len);
+	if (len)
+		memcpy(e.text, data, len);
 	return send(dp->child_evt, &e, EVT_HDR + len, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 

@@ -171,6 +171,9 @@ void test_rng(const struct boot_params *bp);
 void test_rng_absent(const struct boot_params *bp);
 /* t_sandbox.c */
 void test_sandbox_trip(const struct boot_params *bp);
+/* t_custom.c: the devices of examples/custom_pio.c and examples/custom_virtio.c */
+void test_custom_pio(const struct boot_params *bp);
+void test_custom_virtio(const struct boot_params *bp);
 /* t_net.c */
 void test_net(const struct boot_params *bp);
 void test_net_tso(const struct boot_params *bp);

@@ -53,6 +53,8 @@ static const struct guest_test tests[] = {
 	{ "rng", test_rng },
 	{ "rng_absent", test_rng_absent },
 	{ "sandbox_trip", test_sandbox_trip },
+	{ "custom_pio", test_custom_pio },
+	{ "custom_virtio", test_custom_virtio },
 };
 
 const char *cmdline(const struct boot_params *bp)

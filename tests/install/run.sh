@@ -7,10 +7,14 @@
 #   run.sh BUILD_DIR SOURCE_DIR GUEST_ELF [plain|sanitize]
 #
 # Checks: only include/libcvm/*.h is installed; the shared library's SONAME is
-# libcvm.so.0 and it exports only cvm_* symbols; examples/hello.c builds with
-# pkg-config and examples/ with find_package(cvm); both hello programs boot
-# GUEST_ELF and print its greeting. Exits 77 (skipped) when /dev/kvm cannot be
-# used, after every check that does not need it.
+# libcvm.so.0 and it exports only cvm_* symbols; examples/hello.c,
+# custom_pio.c and custom_virtio.c build with pkg-config and examples/ with
+# find_package(cvm); both hello programs boot GUEST_ELF and print its
+# greeting; both builds of the custom-device examples run the guest's
+# custom_pio and custom_virtio tests, sandboxed with the installed policies,
+# which the moved library finds next to itself (no policy directory given).
+# Exits 77 (skipped) when /dev/kvm cannot be used, after every check that
+# does not need it.
 set -euo pipefail
 
 if [[ $# -lt 3 || $# -gt 4 ]]; then
@@ -87,10 +91,12 @@ ok "exports $(wc -l <"$tmp/symbols") symbols, all cvm_*"
 export PKG_CONFIG_PATH=$pcdir
 flags=$(pkg-config --cflags --libs cvm) ||
 	fail "pkg-config --cflags --libs cvm"
-# shellcheck disable=SC2086 # word splitting of the flags is intended
-cc -std=gnu11 -Wall -Wextra -Werror "${extra_cflags[@]}" "$src/examples/hello.c" \
-	-o "$tmp/hello-pc" $flags || fail "building examples/hello.c with: $flags"
-ok "examples/hello.c built with pkg-config: $flags"
+for ex in hello custom_pio custom_virtio; do
+	# shellcheck disable=SC2086 # word splitting of the flags is intended
+	cc -std=gnu11 -Wall -Wextra -Werror "${extra_cflags[@]}" "$src/examples/$ex.c" \
+		-o "$tmp/$ex-pc" $flags || fail "building examples/$ex.c with: $flags"
+	ok "examples/$ex.c built with pkg-config: $flags"
+done
 
 # 5. A project built with find_package(cvm).
 cflags_def=()
@@ -102,7 +108,9 @@ cmake -S "$src/examples" -B "$tmp/examples" -DCMAKE_PREFIX_PATH="$prefix" \
 	{ cat "$tmp/examples.log" >&2; fail "configuring examples/ with find_package(cvm)"; }
 cmake --build "$tmp/examples" >>"$tmp/examples.log" 2>&1 ||
 	{ cat "$tmp/examples.log" >&2; fail "building examples/"; }
-[[ -x $tmp/examples/hello ]] || fail "examples/ built no hello"
+for ex in hello custom_pio custom_virtio; do
+	[[ -x $tmp/examples/$ex ]] || fail "examples/ built no $ex"
+done
 ok "examples/ built with find_package(cvm)"
 
 # 6. Boot the demo guest with both.
@@ -128,3 +136,51 @@ run_hello() {
 }
 run_hello hello-pc LD_LIBRARY_PATH="$libdir" "$tmp/hello-pc"
 run_hello hello-cmake "$tmp/examples/hello"
+
+# 7. The custom-device examples, sandboxed (the default) with the policies
+# installed under $prefix: none of CVM_POLICY_DIR and CVM_NO_SANDBOX is set,
+# so the library must find $prefix/share/policy/cvm by itself.
+# run_custom NAME WANT_STATUS CMDLINE COMMAND...: COMMAND ran the guest with
+# CMDLINE and exited WANT_STATUS; its stdout is in $tmp/NAME.out.
+run_custom() {
+	local name=$1 want=$2 cmdline=$3 rc=0
+	shift 3
+	timeout 60 env -u CVM_POLICY_DIR -u CVM_NO_SANDBOX "$@" "$guest" "$cmdline" \
+		>"$tmp/$name.out" 2>"$tmp/$name.err" || rc=$?
+	if [[ $rc -ne $want ]] || grep -q '^FAIL ' "$tmp/$name.out"; then
+		echo "--- stdout:" >&2
+		cat "$tmp/$name.out" >&2
+		echo "--- stderr:" >&2
+		cat "$tmp/$name.err" >&2
+		[[ $rc -ne 124 ]] || fail "$name timed out after 60 s"
+		[[ $rc -eq $want ]] || fail "$name exited with $rc, not $want"
+		fail "the guest's test failed under $name"
+	fi
+}
+# expect_line NAME LINE: $tmp/NAME.out has LINE, exactly.
+expect_line() {
+	grep -qxF "$2" "$tmp/$1.out" || {
+		cat "$tmp/$1.out" "$tmp/$1.err" >&2
+		fail "$1 did not print '$2'"
+	}
+}
+for build in pc cmake; do
+	if [[ $build == pc ]]; then
+		pio=(LD_LIBRARY_PATH="$libdir" "$tmp/custom_pio-pc")
+		virtio=(LD_LIBRARY_PATH="$libdir" "$tmp/custom_virtio-pc")
+	else
+		pio=("$tmp/examples/custom_pio")
+		virtio=("$tmp/examples/custom_virtio")
+	fi
+	for code in 42 7; do
+		run_custom "custom_pio-$build" "$code" "cvm.test=custom_pio cvm.exit=$code" "${pio[@]}"
+		expect_line "custom_pio-$build" "DEBUG-EXIT ID 0x4356"
+		expect_line "custom_pio-$build" "DEBUG-EXIT write $code"
+	done
+	ok "custom_pio-$build: the guest read the ID and its writes of 42 and 7 were the exit status"
+	run_custom "custom_virtio-$build" 0 cvm.test=custom_virtio "${virtio[@]}"
+	expect_line "custom_virtio-$build" "PASS custom_virtio"
+	expect_line "custom_virtio-$build" \
+		"custom_virtio: 4 requests echoed, 2 rejected (guest stopped: reset)"
+	ok "custom_virtio-$build: PASS custom_virtio, 4 requests echoed, 2 rejected"
+done
