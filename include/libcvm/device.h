@@ -31,6 +31,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include <libcvm/cvm.h>
 
@@ -243,6 +244,19 @@ CVM_EXPORT int cvm_virtq_chain_read(const cvm_virtq_chain *c, uint64_t offset, v
  */
 CVM_EXPORT int cvm_virtq_chain_write(cvm_virtq_chain *c, uint64_t offset, const void *buf,
 				     size_t len);
+
+/**
+ * cvm_virtq_chain_iov() - the guest memory of bytes [@offset, @offset +
+ * @len) of the chain's readable (@writable 0) or writable (@writable 1)
+ * part, as at most @max iovecs pointing into guest RAM: for readv(2),
+ * writev(2), getrandom(2)... straight into or out of the guest's buffers.
+ * The pointers are valid until the chain is pushed; the guest may change
+ * the bytes at any time, so check what you read after copying it.
+ * Returns: the number of iovecs filled (fewer than needed when @max is too
+ * small: check their total), or -EINVAL when the range goes past that part.
+ */
+CVM_EXPORT int cvm_virtq_chain_iov(const cvm_virtq_chain *c, int writable, uint64_t offset,
+				   uint64_t len, struct iovec *iov, int max);
 
 /**
  * cvm_virtq_push() - give chain @c back to the driver, saying that @written

@@ -75,6 +75,13 @@ void plugin_exit_vm(struct cvm_device *d, int code);
 /* The device's process: its devproc (the I/O device's own or its transport's). */
 struct devproc *plugin_devproc(struct cvm_device *d);
 
+/*
+ * plugin_virtio.c: a built-in device on the public API, added as the run
+ * starts, under <policy>_device.policy.
+ */
+int plugin_add_builtin_virtio(struct cvm_vm *vm, const cvm_virtio_device_config *c,
+			      const char *policy, struct cvm_device **out);
+
 /* plugin_io.c: the VMM's list of I/O devices, around the run. */
 int plugin_io_start(struct cvm_vm *vm, struct cvm_errbuf *err);
 void plugin_io_stop(struct cvm_vm *vm);

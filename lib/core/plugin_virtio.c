@@ -162,7 +162,28 @@ static int check_config(struct cvm_vm *vm, const cvm_virtio_device_config *c)
 	return 0;
 }
 
+static int add_virtio(cvm_vm *vm, const cvm_virtio_device_config *ucfg, bool built_in);
+
 int cvm_vm_add_virtio_device(cvm_vm *vm, const cvm_virtio_device_config *ucfg)
+{
+	return add_virtio(vm, ucfg, false);
+}
+
+int plugin_add_builtin_virtio(struct cvm_vm *vm, const cvm_virtio_device_config *c,
+			      const char *policy, struct cvm_device **out)
+{
+	int rc = add_virtio(vm, c, true);
+
+	*out = NULL;
+	if (rc)
+		return rc;
+	*out = vm->vdevs[vm->nr_vdevs - 1].dev;
+	(*out)->vp.cfg.policy_text = NULL;
+	(*out)->vp.cfg.policy = policy;
+	return 0;
+}
+
+static int add_virtio(cvm_vm *vm, const cvm_virtio_device_config *ucfg, bool built_in)
 {
 	cvm_virtio_device_config c = CVM_VIRTIO_DEVICE_CONFIG_INIT;
 	struct virtio_env env;
@@ -177,7 +198,8 @@ int cvm_vm_add_virtio_device(cvm_vm *vm, const cvm_virtio_device_config *ucfg)
 		return vm_error(vm, -EINVAL, "bad cvm_virtio_device_config.struct_size %zu",
 				ucfg->struct_size);
 	memcpy(&c, ucfg, ucfg->struct_size);
-	if (vm->state != VM_CREATED)
+	/* Built-in devices are added as the run starts (virtio-rng). */
+	if (vm->state != VM_CREATED && !built_in)
 		return vm_error(vm, -EBUSY, "the VM has already run");
 	rc = check_config(vm, &c);
 	if (rc)
@@ -290,6 +312,16 @@ int cvm_virtq_chain_write(cvm_virtq_chain *c, uint64_t off, const void *buf, siz
 	if (!c || (!buf && len) || off > c->pc.c.in_len || len > c->pc.c.in_len - off)
 		return -EINVAL;
 	return vq_copy_to(&c->pc.c, off, buf, len) == len ? 0 : -EINVAL;
+}
+
+int cvm_virtq_chain_iov(const cvm_virtq_chain *c, int writable, uint64_t off, uint64_t len,
+			struct iovec *iov, int max)
+{
+	uint64_t total = c ? (writable ? c->pc.c.in_len : c->pc.c.out_len) : 0;
+
+	if (!c || max < 0 || (!iov && max) || off > total || len > total - off)
+		return -EINVAL;
+	return vq_iov(&c->pc.c, !writable, off, len, iov, max);
 }
 
 /* Is @c one of @d's chains, held now? */
