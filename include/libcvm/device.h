@@ -132,7 +132,8 @@ typedef struct cvm_virtio_device_ops {
 	 */
 	void (*activate)(cvm_device *dev, void *opaque, uint64_t features);
 	/**
-	 * Queue @queue has buffers (the driver kicked it). Take them with
+	 * Queue @queue may have buffers: the driver kicked it, or it just set
+	 * DRIVER_OK (the queue may then be empty). Take them with
 	 * cvm_virtq_pop(), give them back with cvm_virtq_push() and
 	 * cvm_virtq_notify(). Return 0, or a negative errno when the guest
 	 * broke the protocol: the device is then marked DEVICE_NEEDS_RESET

@@ -10,7 +10,7 @@
 
 #include "kvm/kvm.h"
 
-#define MSI_WINDOW_MASK 0xfff00000ULL
+#define MSI_WINDOW_MASK 0xfffffffffff00000ULL /* the high half too: 0xfeexxxxx only */
 #define MSI_WINDOW 0xfee00000ULL
 
 struct plug_msi {

@@ -18,6 +18,35 @@
 enum { IO_READ = 1, IO_WRITE };
 #define PLUG_REP_EXIT 1 /* devproc_rep.val: cvm_device_exit_vm(), code in data[8..11] */
 
+/*
+ * Ranges a custom device cannot have: the legacy devices (registered only
+ * when the VM runs, so the bus does not know them yet) and what KVM serves
+ * in the kernel (the PIC, the PIT and its speaker port, the IOAPIC, the
+ * local APIC and the MSI window): a device there would never see an access.
+ */
+static const struct reserved_range {
+	enum cvm_io_space space;
+	uint64_t base, size;
+	const char *what;
+} reserved[] = {
+	{ CVM_IO_PIO, 0x20, 2, "the PIC (in KVM)" },
+	{ CVM_IO_PIO, 0x40, 4, "the PIT (in KVM)" },
+	{ CVM_IO_PIO, 0x60, 1, "the i8042" },
+	{ CVM_IO_PIO, 0x61, 1, "the PIT's speaker port (in KVM)" },
+	{ CVM_IO_PIO, 0x64, 1, "the i8042" },
+	{ CVM_IO_PIO, 0x70, 2, "the CMOS/RTC" },
+	{ CVM_IO_PIO, 0x80, 1, "the POST port" },
+	{ CVM_IO_PIO, 0xa0, 2, "the PIC (in KVM)" },
+	{ CVM_IO_PIO, 0x2e8, 8, "COM4" },
+	{ CVM_IO_PIO, 0x2f8, 8, "COM2" },
+	{ CVM_IO_PIO, 0x3e8, 8, "COM3" },
+	{ CVM_IO_PIO, 0x3f8, 8, "COM1" },
+	{ CVM_IO_PIO, 0x4d0, 2, "the PIC's ELCR (in KVM)" },
+	{ CVM_IO_PIO, CVM_ACPI_SLEEP_PORT, 2, "the ACPI sleep registers" },
+	{ CVM_IO_MMIO, 0xfec00000, 0x1000, "the IOAPIC (in KVM)" },
+	{ CVM_IO_MMIO, 0xfee00000, 0x100000, "the local APIC and MSI window" },
+};
+
 /* ISA lines no built-in device uses (2 is the cascade; 1, 3, 4, 8, 9, 12 and the PCI lines are taken). */
 static bool irq_free(unsigned int irq)
 {
@@ -178,6 +207,12 @@ static int check_range(struct cvm_vm *vm, const cvm_io_device_config *c)
 	}
 	if (c->space != CVM_IO_PIO && c->space != CVM_IO_MMIO)
 		return vm_error(vm, -EINVAL, "%s: unknown address space %d", c->name, c->space);
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+		const struct reserved_range *r = &reserved[i];
+
+		if (r->space == c->space && c->base < r->base + r->size && end > r->base)
+			return vm_error(vm, -EEXIST, "%s: its range overlaps %s", c->name, r->what);
+	}
 	return 0;
 }
 
@@ -187,13 +222,17 @@ int cvm_vm_add_io_device(cvm_vm *vm, const cvm_io_device_config *ucfg)
 	struct cvm_device *d;
 	int rc;
 
-	if (!vm || !ucfg || !ucfg->ops)
+	if (!vm)
 		return -EINVAL;
+	if (!ucfg)
+		return vm_error(vm, -EINVAL, "no cvm_io_device_config");
 	if (ucfg->struct_size < offsetof(cvm_io_device_config, irq) ||
 	    ucfg->struct_size > sizeof(c))
 		return vm_error(vm, -EINVAL, "bad cvm_io_device_config.struct_size %zu",
 				ucfg->struct_size);
 	memcpy(&c, ucfg, ucfg->struct_size);
+	if (!c.ops)
+		return vm_error(vm, -EINVAL, "%s: no ops", c.name ? c.name : "(no name)");
 	if (c.ops->struct_size < sizeof(size_t) || c.ops->struct_size > sizeof(cvm_io_device_ops))
 		return vm_error(vm, -EINVAL, "bad cvm_io_device_ops.struct_size %zu",
 				c.ops->struct_size);
@@ -214,6 +253,7 @@ int cvm_vm_add_io_device(cvm_vm *vm, const cvm_io_device_config *ucfg)
 	if (!d)
 		return vm_error(vm, -ENOMEM, "out of memory");
 	pthread_mutex_init(&d->lock, NULL);
+	d->stop_efd = -1; /* io_free() closes it */
 	rc = plugin_init(d, vm, c.name, c.flags, c.policy, c.policy_file, c.keep_fds,
 			 c.nr_keep_fds);
 	if (rc) {

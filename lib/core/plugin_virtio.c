@@ -191,8 +191,10 @@ static int add_virtio(cvm_vm *vm, const cvm_virtio_device_config *ucfg, bool bui
 	struct cvm_device *d;
 	int rc;
 
-	if (!vm || !ucfg)
+	if (!vm)
 		return -EINVAL;
+	if (!ucfg)
+		return vm_error(vm, -EINVAL, "no cvm_virtio_device_config");
 	if (ucfg->struct_size < offsetof(cvm_virtio_device_config, flags) ||
 	    ucfg->struct_size > sizeof(c))
 		return vm_error(vm, -EINVAL, "bad cvm_virtio_device_config.struct_size %zu",
@@ -327,12 +329,14 @@ int cvm_virtq_chain_iov(const cvm_virtq_chain *c, int writable, uint64_t off, ui
 /* Is @c one of @d's chains, held now? */
 static bool held(struct cvm_device *d, const cvm_virtq_chain *c)
 {
-	const struct plugin_chain *pc = &c->pc;
+	/* As integers: @c may be any pointer, not even aligned; dereference only a slot. */
+	uintptr_t p = (uintptr_t)c, base = (uintptr_t)d->chains;
 	size_t n = (size_t)d->vp.cfg.nr_queues * d->max_chains;
 
-	if (pc < d->chains || pc >= d->chains + n)
+	if (!d->chains || p < base || p - base >= n * sizeof(*d->chains) ||
+	    (p - base) % sizeof(*d->chains))
 		return false;
-	return (size_t)((const char *)pc - (const char *)d->chains) % sizeof(*pc) == 0 && pc->used;
+	return d->chains[(p - base) / sizeof(*d->chains)].used;
 }
 
 int cvm_virtq_push(cvm_device *d, cvm_virtq_chain *c, uint32_t written)
