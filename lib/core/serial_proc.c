@@ -71,8 +71,14 @@ static void child_run(void *opaque, struct devproc *dp)
 	for (;;) {
 		if (poll(pfd, 2, -1) < 0)
 			continue; /* EINTR: the VMM's stop signal, look at stop_efd */
-		if (pfd[1].revents)
+		if (pfd[1].revents) {
+			/* The guest's last bytes, posted before the stop; never wait for room. */
+			for (unsigned int i = 0; i < CVM_NR_SERIAL; i++)
+				if (sp->vm->serial[i].dev)
+					serial_stop_waiting(sp->vm->serial[i].dev);
+			devproc_child_drain(dp);
 			return;
+		}
 		if (pfd[0].revents && devproc_child_serve(dp) < 0)
 			return; /* the VMM is gone */
 	}

@@ -84,6 +84,7 @@ struct serial {
 	bool overrun;	   /* LSR.OE, cleared by reading LSR */
 	bool thri_pending; /* THRE interrupt not yet acknowledged */
 	uint64_t tx_count;
+	bool no_wait; /* the VM stops: drop a byte out_fd has no room for */
 
 	int irq_reported; /* the last level given to ops->set_irq */
 };
@@ -208,7 +209,7 @@ static void serial_tx_out(struct serial *s, uint8_t byte)
 
 	if (s->out_fd < 0)
 		return;
-	if (poll(&pfd, 1, -1) <= 0)
+	if (poll(&pfd, 1, s->no_wait ? 0 : -1) <= 0)
 		return;
 	serial_write_byte(s->out_fd, byte);
 }
@@ -453,6 +454,13 @@ size_t serial_rx_space(struct serial *s)
 	room = serial_host_space(s);
 	pthread_mutex_unlock(&s->lock);
 	return room;
+}
+
+void serial_stop_waiting(struct serial *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->no_wait = true;
+	pthread_mutex_unlock(&s->lock);
 }
 
 uint64_t serial_tx_count(struct serial *s)

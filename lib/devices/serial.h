@@ -58,6 +58,13 @@ size_t serial_receive(struct serial *s, const uint8_t *buf, size_t n);
 size_t serial_rx_space(struct serial *s);
 
 /*
+ * serial_stop_waiting() - from now on a transmitted byte that out_fd has no
+ * room for is dropped at once (the VM stops; its last bytes are written
+ * if they can be).
+ */
+void serial_stop_waiting(struct serial *s);
+
+/*
  * Bytes the guest has transmitted since creation (for tests and metrics),
  * counting bytes dropped or looped back too.
  */

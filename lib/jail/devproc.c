@@ -90,14 +90,16 @@ int devproc_child_event_data(struct devproc *dp, uint8_t op, uint16_t idx, uint3
 	return send(dp->child_evt, &e, EVT_HDR + len, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
-int devproc_child_serve(struct devproc *dp)
+static int serve_one(struct devproc *dp, int flags)
 {
 	struct devproc_req r;
 	struct devproc_rep rep = { .status = 0 };
-	ssize_t n = recv(dp->child_ctl, &r, sizeof(r), 0);
+	ssize_t n = recv(dp->child_ctl, &r, sizeof(r), flags);
 
 	if (n == 0)
 		return -EPIPE;
+	if (n < 0 && errno == EAGAIN && (flags & MSG_DONTWAIT))
+		return -EAGAIN;
 	if (n < 0)
 		return errno == EINTR || errno == EAGAIN ? 0 : -errno;
 	if (n != sizeof(r) || r.len > sizeof(r.data))
@@ -107,6 +109,17 @@ int devproc_child_serve(struct devproc *dp)
 	if (n == sizeof(r) && (r.flags & DEVPROC_F_POSTED))
 		return 0;
 	return send(dp->child_ctl, &rep, sizeof(rep), MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+int devproc_child_serve(struct devproc *dp)
+{
+	return serve_one(dp, 0);
+}
+
+void devproc_child_drain(struct devproc *dp)
+{
+	while (serve_one(dp, MSG_DONTWAIT) == 0)
+		;
 }
 
 int devproc_child_connect(struct devproc *dp, uint32_t arg)

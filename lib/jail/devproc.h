@@ -146,6 +146,12 @@ const struct cvm_logger *devproc_child_logger(struct devproc *dp);
 /* Child: the ctl socket to watch; serve one request when it is readable (<0: the VMM is gone). */
 int devproc_child_ctl_fd(const struct devproc *dp);
 int devproc_child_serve(struct devproc *dp);
+/*
+ * Child: serve the requests already queued, without waiting: a stopping
+ * device calls it so that writes the VMM posted before the stop (a UART's
+ * last bytes) take effect.
+ */
+void devproc_child_drain(struct devproc *dp);
 /* Child: send an event without blocking (dropped when the socket is full). */
 void devproc_child_event(struct devproc *dp, uint8_t op, uint16_t idx, uint32_t arg);
 /* The same with @len (<= DEVPROC_TEXT) bytes of payload in text[]; blocking: it must arrive. */

@@ -36,6 +36,7 @@ static void child_run(void *opaque, struct devproc *dp)
 		return;
 	}
 	vp_serve(vp);
+	devproc_child_drain(dp); /* register writes posted before the stop */
 	pthread_mutex_lock(&vp->lock);
 	if (vp->cfg.ops->shutdown)
 		vp->cfg.ops->shutdown(vp->cfg.opaque);

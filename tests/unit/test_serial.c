@@ -259,6 +259,22 @@ Test(serial, signal_releases_blocked_transmitter)
 	cr_assert(x.done);
 }
 
+/* A stopping VM's UART writes what fits and drops the rest, never waiting for room. */
+Test(serial, stop_waiting_drops_instead_of_blocking)
+{
+	struct tx_thread x = { .n = 3 };
+	struct timespec until;
+
+	fill_pipe();
+	serial_stop_waiting(s);
+	pthread_create(&x.t, NULL, transmit_z, &x);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	cr_assert_eq(pthread_timedjoin_np(x.t, NULL, &until), 0, "blocked on a full output");
+	cr_assert(x.done);
+	cr_assert_eq(serial_tx_count(s), 3);
+}
+
 Test(serial, fifo_fill_and_overflow)
 {
 	uint8_t in[20];
