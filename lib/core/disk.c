@@ -151,6 +151,8 @@ int vm_start_devices(struct cvm_vm *vm)
 		.policy_dir = vm->policy_dir,
 		.new_userns = true,
 		.stopping = &vm->stopping,
+		.failed = vm_device_failed,
+		.failed_ctx = vm,
 	};
 
 	if (vm->sproc && vm_serial_proc_start(vm, &err))

@@ -179,9 +179,11 @@ static void io_device_event(struct cvm_vm *vm, int ep, struct cvm_device *d)
 	struct cvm_errbuf err = { "" };
 	int fd = devproc_event_fd(d->dp);
 
-	if (devproc_events(d->dp, &err) < 0) {
+	int rc = devproc_events(d->dp, &err);
+
+	if (rc < 0) {
 		epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
-		vm_request_exit(vm, CVM_EXIT_ERROR, -EPIPE, "%s", err.msg);
+		vm_device_failed(vm, rc, err.msg);
 	}
 }
 
@@ -190,9 +192,11 @@ static void serial_event(struct cvm_vm *vm, int ep)
 	struct cvm_errbuf err = { "" };
 	int fd = vm_serial_proc_fd(vm);
 
-	if (vm_serial_proc_event(vm, &err) < 0) {
+	int rc = vm_serial_proc_event(vm, &err);
+
+	if (rc < 0) {
 		epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
-		vm_request_exit(vm, CVM_EXIT_ERROR, -EPIPE, "%s", err.msg);
+		vm_device_failed(vm, rc, err.msg);
 	}
 }
 
@@ -204,7 +208,7 @@ static void device_event(struct cvm_vm *vm, int ep, struct virtio_pci *vp)
 
 	if (rc < 0) {
 		epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
-		vm_request_exit(vm, CVM_EXIT_ERROR, rc, "%s", err.msg);
+		vm_device_failed(vm, rc, err.msg);
 	}
 }
 

@@ -309,6 +309,8 @@ int plugin_io_start(struct cvm_vm *vm, struct cvm_errbuf *err)
 			.interrupt_stop = true, /* its loop waits in recv */
 			.stopping = &vm->stopping,
 			.log = &vm->log,
+			.failed = vm_device_failed,
+			.failed_ctx = vm,
 			.ops = &io_devproc_ops,
 			.opaque = d,
 		};

@@ -57,6 +57,24 @@ void vm_request_exit(struct cvm_vm *vm, enum cvm_exit_reason reason, int rc, con
 		log_err(&vm->log, "cannot wake the VM's main loop: %s", strerror(errno));
 }
 
+void vm_device_failed(void *ctx, int rc, const char *msg)
+{
+	struct cvm_vm *vm = ctx;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&vm->lock);
+	if (!vm->exit_set || vm->exit_reason != CVM_EXIT_ERROR) {
+		vm->exit_set = true;
+		vm->exit_reason = CVM_EXIT_ERROR;
+		vm->exit_rc = rc < 0 ? rc : -EPIPE;
+		snprintf(vm->error, sizeof(vm->error), "%s", msg);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	atomic_store(&vm->stopping, true);
+	if (write(vm->stop_efd, &one, sizeof(one)) < 0)
+		log_err(&vm->log, "cannot wake the VM's main loop: %s", strerror(errno));
+}
+
 int cvm_vm_stop(cvm_vm *vm)
 {
 	uint64_t one = 1;

@@ -229,6 +229,8 @@ int vm_serial_proc_start(struct cvm_vm *vm, struct cvm_errbuf *err)
 		.interrupt_stop = true, /* a UART may wait for room in its output */
 		.stopping = &vm->stopping,
 		.log = &vm->log,
+		.failed = vm_device_failed,
+		.failed_ctx = vm,
 		.ops = &serial_devproc_ops,
 		.opaque = sp,
 	};

@@ -153,6 +153,14 @@ struct cvm_vm {
 void vm_request_exit(struct cvm_vm *vm, enum cvm_exit_reason reason, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/*
+ * vm_device_failed() - a device process died (@msg says how): the run ends
+ * with CVM_EXIT_ERROR and @msg, whatever other reason came first (a guest
+ * reset right after the device died must not look like success). Its
+ * signature fits devproc_config.failed (@ctx is the VM).
+ */
+void vm_device_failed(void *ctx, int rc, const char *msg);
+
 /* Set the VM's error text (for cvm_vm_last_error) and return @rc. */
 int vm_error(struct cvm_vm *vm, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -499,7 +499,13 @@ void devproc_stop(struct devproc *dp)
 		else if (dp->cfg.interrupt_stop)
 			kill(dp->pid, SIGUSR1);
 	}
-	if (!was_reaped && describe_end(dp, &err))
-		log_err(dp->cfg.log, "%s", err.msg);
+	if (!was_reaped) {
+		int rc = describe_end(dp, &err);
+
+		if (rc && dp->cfg.failed)
+			dp->cfg.failed(dp->cfg.failed_ctx, rc, err.msg);
+		else if (rc)
+			log_err(dp->cfg.log, "%s", err.msg);
+	}
 	dp_free(dp);
 }

@@ -87,6 +87,12 @@ struct devproc_config {
 	const struct cvm_logger *log; /* the VMM's */
 	const struct devproc_ops *ops;
 	void *opaque;
+	/*
+	 * VMM: the process ended abnormally (@msg says how) and devproc_events()
+	 * did not report it: it died as the VM stopped, or did not stop in time.
+	 */
+	void (*failed)(void *ctx, int rc, const char *msg);
+	void *failed_ctx;
 };
 
 struct devproc {

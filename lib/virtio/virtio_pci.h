@@ -150,6 +150,9 @@ struct vp_sandbox {
 	bool new_userns;	/* false: only for hosts without user namespaces */
 	/* Set while the VM stops: a vCPU waiting for the device gives up. */
 	const _Atomic bool *stopping;
+	/* The process died unreported at the stop (devproc_config.failed). */
+	void (*failed)(void *ctx, int rc, const char *msg);
+	void *failed_ctx;
 };
 
 struct devproc;

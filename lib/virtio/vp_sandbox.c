@@ -154,6 +154,8 @@ int vp_proc_start(struct virtio_pci *vp, const struct vp_sandbox *sb, struct cvm
 		.stop_efd = vp->stop_efd,
 		.stopping = sb->stopping,
 		.log = vp->log,
+		.failed = sb->failed,
+		.failed_ctx = sb->failed_ctx,
 		.ops = &vp_devproc_ops,
 		.opaque = vp,
 	};

@@ -245,6 +245,24 @@ Test(trip, forbidden_syscall_stops_the_vm)
 	free(r.out);
 }
 
+/*
+ * The guest resets right after its command: the device's death must still
+ * end the run as an error, not as the guest's reset (a success).
+ */
+Test(trip, forbidden_syscall_then_reset)
+{
+	struct run r;
+
+	trip_run(&r, true, "cvm.trip_cmd=1 cvm.trip_expect=reset");
+	cr_assert_run(&r, strstr(r.out, "TRIP command 1\n"), "the guest did not send its command");
+	cr_assert_run(&r, r.rc < 0, "cvm_vm_run() did not fail");
+	cr_assert_run(&r, r.reason == CVM_EXIT_ERROR, "exit reason is not 'error'");
+	cr_assert_run(&r, strstr(r.error, "(socket)"), "the error does not name the syscall");
+	assert_no_child_left();
+	assert_disk_intact();
+	free(r.out);
+}
+
 /* The same device, sandboxed, with a command its policy allows: the guest passes. */
 Test(trip, allowed_command_works_sandboxed)
 {
