@@ -40,7 +40,7 @@ static void teardown(void)
 	tmpdir = NULL;
 }
 
-TestSuite(blk, .init = setup, .fini = teardown, .timeout = BLK_TIMEOUT + 30);
+TestSuite(blk, .init = setup, .fini = teardown);
 
 static char *tmp_path(const char *name)
 {

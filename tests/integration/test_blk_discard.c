@@ -55,7 +55,7 @@ static void teardown(void)
 	shmdir[0] = '\0';
 }
 
-TestSuite(blk_discard, .init = setup, .fini = teardown, .timeout = DISC_TIMEOUT + 30);
+TestSuite(blk_discard, .init = setup, .fini = teardown);
 
 static uint8_t pattern_byte(uint64_t s, unsigned int i)
 {

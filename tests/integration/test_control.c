@@ -288,7 +288,7 @@ static void teardown(void)
 	tmpdir = NULL;
 }
 
-TestSuite(control, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(control, .init = setup, .fini = teardown);
 
 static char *tmp_path(const char *name)
 {

@@ -24,7 +24,7 @@
 
 #define CUSTOM_TIMEOUT 60
 
-TestSuite(custom, .timeout = CUSTOM_TIMEOUT + 30);
+TestSuite(custom);
 
 /* Runs example @prog on the test guest with kernel command line @cmdline (NULL: none). */
 static void run_example(struct runner_result *r, const char *prog, const char *cmdline)

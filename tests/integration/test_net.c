@@ -42,7 +42,7 @@
 #define TSO_PAYLOAD 20480
 #define MRG_PAYLOAD 6000
 
-TestSuite(net, .timeout = NET_TIMEOUT + 30);
+TestSuite(net);
 
 static void write_proc(const char *path, const char *v)
 {

@@ -21,7 +21,7 @@
 #define RNG_REQS 4
 #define RNG_HEX 32
 
-TestSuite(rng, .timeout = RNG_TIMEOUT + 30);
+TestSuite(rng);
 
 /* Runs the guest's test @test with @extra options (NULL-terminated) before the kernel. */
 static void run_guest(struct runner_result *r, const char *test, const char *const *extra)

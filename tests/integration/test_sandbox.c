@@ -67,7 +67,7 @@ static void teardown(void)
 	tmpdir = NULL;
 }
 
-TestSuite(sandbox, .init = setup, .fini = teardown, .timeout = 180);
+TestSuite(sandbox, .init = setup, .fini = teardown);
 
 static double now_s(void)
 {

@@ -83,7 +83,7 @@ static void assert_cpus(const struct runner_result *r, unsigned int n)
 	}
 }
 
-Test(smp, one_cpu, .timeout = SMP_TIMEOUT + 30)
+Test(smp, one_cpu)
 {
 	struct runner_result r;
 
@@ -93,7 +93,7 @@ Test(smp, one_cpu, .timeout = SMP_TIMEOUT + 30)
 	runner_free(&r);
 }
 
-Test(smp, two_cpus, .timeout = SMP_TIMEOUT + 30)
+Test(smp, two_cpus)
 {
 	struct runner_result r;
 
@@ -108,7 +108,7 @@ Test(smp, two_cpus, .timeout = SMP_TIMEOUT + 30)
  * Beyond KVM_CAP_NR_VCPUS (2 on our hosts) but within KVM_CAP_MAX_VCPUS:
  * either the VM runs with 3 CPUs, or cvm refuses clearly, naming the limit.
  */
-Test(smp, three_cpus, .timeout = SMP_TIMEOUT + 30)
+Test(smp, three_cpus)
 {
 	struct runner_result r;
 

@@ -56,7 +56,7 @@ static void teardown(void)
 	tmpdir = uds = NULL;
 }
 
-TestSuite(vsock, .init = setup, .fini = teardown, .timeout = VSOCK_TIMEOUT + 60);
+TestSuite(vsock, .init = setup, .fini = teardown);
 
 /* Byte @k of the guest's vs_pattern(@seed). */
 static uint8_t pattern(uint64_t seed, uint64_t k)
