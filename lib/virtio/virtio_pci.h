@@ -244,11 +244,19 @@ int virtio_pci_proc_pid(const struct virtio_pci *vp);
 
 #define VP_CTL_TAG 0xfffffffeu /* epoll tag of the proxy socket in the device process */
 
+/* vp_regs.c: the registers and the status machine (the transport lock held where noted). */
+#define PCI_COMMAND_INTX_DISABLE 0x400
 void vp_regs_read(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len);
 void vp_regs_write(struct virtio_pci *vp, uint64_t off, const uint8_t *data, uint32_t len);
 /* The worker loop; returns when stopped (or the proxy socket closed). */
 void vp_serve(struct virtio_pci *vp);
 void vp_intx_sync(struct virtio_pci *vp);
+void vp_update_intx(struct virtio_pci *vp);
+/* Interrupt for queue @q, or the configuration (@q < 0); the lock is held. */
+void vp_interrupt(struct virtio_pci *vp, int q);
+/* The guest broke the device: DEVICE_NEEDS_RESET until it resets; the lock is held. */
+void vp_mark_broken(struct virtio_pci *vp, const char *why);
+void vp_reset(struct virtio_pci *vp);
 /* VMM: a register access for a sandboxed device (reads all-ones when it is gone). */
 void vp_proxy_access(struct virtio_pci *vp, bool write, uint64_t off, uint8_t *data, uint32_t len);
 /* Device process: serve one proxy request (<0: the VMM is gone); tell the VMM the ISR changed. */
