@@ -174,14 +174,6 @@ static int create_kvm_vm(struct cvm_vm *vm, const char *kvm_path, struct cvm_err
 
 	if (kvm_cap(vm->kvm_fd, KVM_CAP_SET_IDENTITY_MAP_ADDR))
 		kvm_ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
-	rc = kvm_ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0);
-	if (rc)
-		return errf(err, rc, "KVM_CREATE_IRQCHIP: %s", strerror(-rc));
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-
-	rc = kvm_ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit);
-	if (rc)
-		return errf(err, rc, "KVM_CREATE_PIT2: %s", strerror(-rc));
 	rc = kvm_get_supported_cpuid(vm->kvm_fd, &vm->cpuid);
 	if (rc)
 		return errf(err, rc, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-rc));
@@ -209,6 +201,14 @@ static int create_memory(struct cvm_vm *vm, struct cvm_errbuf *err)
 				    (unsigned long long)(r->size / GMEM_MIB),
 				    (unsigned long long)r->gpa, strerror(-rc));
 	}
+	rc = kvm_ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0);
+	if (rc)
+		return errf(err, rc, "KVM_CREATE_IRQCHIP: %s", strerror(-rc));
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+
+	rc = kvm_ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit);
+	if (rc)
+		return errf(err, rc, "KVM_CREATE_PIT2: %s", strerror(-rc));
 	return 0;
 }
 
