@@ -180,5 +180,12 @@ void test_net_tso(const struct boot_params *bp);
 void test_net_mrg(const struct boot_params *bp);
 void test_net_link(const struct boot_params *bp);
 void test_net_bench(const struct boot_params *bp);
+/* t_bench.c (user.h: ring 3) */
+void test_bench_exit(const struct boot_params *bp);
+void test_bench_exit_mmio(const struct boot_params *bp);
+void test_bench_exit_r0(const struct boot_params *bp);
+void test_user_mode(const struct boot_params *bp);
+/* t_bench_blk.c: the guest half of bench/blk.c (ring 3, user.h) */
+void test_bench_blk(const struct boot_params *bp);
 
 #endif

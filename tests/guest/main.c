@@ -55,6 +55,11 @@ static const struct guest_test tests[] = {
 	{ "sandbox_trip", test_sandbox_trip },
 	{ "custom_pio", test_custom_pio },
 	{ "custom_virtio", test_custom_virtio },
+	{ "bench_exit", test_bench_exit },
+	{ "bench_exit_mmio", test_bench_exit_mmio },
+	{ "bench_exit_r0", test_bench_exit_r0 },
+	{ "bench_blk", test_bench_blk },
+	{ "user_mode", test_user_mode },
 };
 
 const char *cmdline(const struct boot_params *bp)

@@ -393,3 +393,14 @@ Test(guest, output_reader_gone)
 		  "cvm ended with wait status %#x; stderr:\n%s", status, buf);
 	cr_assert_null(strstr(buf, "seccomp"), "stderr:\n%s", buf);
 }
+
+/* The guest's ring-3 support (tests/guest/user.c), which the benchmarks run on. */
+Test(guest, user_mode)
+{
+	struct runner_result r;
+
+	REQUIRE_KVM();
+	runner_guest(&r, NULL, "user_mode", NULL);
+	runner_assert_passed(&r, "user_mode");
+	runner_free(&r);
+}
