@@ -20,9 +20,7 @@
 enum {
 	TAG_STOP = 100,
 	TAG_WAKE = 101,
-	TAG_SERIAL = 102,
-	TAG_DEV = 1000,	  /* + virtio device index */
-	TAG_IODEV = 1100, /* + custom I/O device index */
+	TAG_PROC = 1000, /* + index in the loop's list of device processes */
 };
 
 static void term_raw(struct cvm_vm *vm, struct serial_port *p)
@@ -126,7 +124,7 @@ static void drain(int fd)
 		;
 }
 
-static int loop_setup(struct cvm_vm *vm, int ep)
+static int loop_setup(struct cvm_vm *vm, int ep, struct devproc **procs, unsigned int nr_procs)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = TAG_STOP };
 
@@ -152,21 +150,9 @@ static int loop_setup(struct cvm_vm *vm, int ep)
 		pump(vm, ep, p, i, false);
 	}
 	/* Sandboxed devices: their messages, and their deaths. */
-	ev.data.u32 = TAG_SERIAL;
-	if (vm_serial_proc_fd(vm) >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, vm_serial_proc_fd(vm), &ev))
-		return -errno;
-	for (unsigned int i = 0; i < vm->nr_vdevs; i++) {
-		int fd = virtio_pci_proc_fd(vm->vdevs[i].vp);
-
-		ev.data.u32 = TAG_DEV + i;
-		if (fd >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev))
-			return -errno;
-	}
-	for (unsigned int i = 0; i < vm->nr_io_devs; i++) {
-		int fd = devproc_event_fd(vm->io_devs[i]->dp);
-
-		ev.data.u32 = TAG_IODEV + i;
-		if (fd >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev))
+	for (unsigned int i = 0; i < nr_procs; i++) {
+		ev.data.u32 = TAG_PROC + i;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, devproc_event_fd(procs[i]), &ev))
 			return -errno;
 	}
 	if (vm->ctl)
@@ -174,37 +160,30 @@ static int loop_setup(struct cvm_vm *vm, int ep)
 	return 0;
 }
 
-static void io_device_event(struct cvm_vm *vm, int ep, struct cvm_device *d)
+/* The device processes of the VM (the UARTs', the virtio devices', the custom I/O devices'). */
+static unsigned int device_procs(struct cvm_vm *vm, struct devproc **procs)
 {
-	struct cvm_errbuf err = { "" };
-	int fd = devproc_event_fd(d->dp);
+	unsigned int n = 0;
 
-	int rc = devproc_events(d->dp, &err);
-
-	if (rc < 0) {
-		epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
-		vm_device_failed(vm, rc, err.msg);
+	procs[n] = vm_serial_devproc(vm);
+	n += devproc_event_fd(procs[n]) >= 0;
+	for (unsigned int i = 0; i < vm->nr_vdevs; i++) {
+		procs[n] = vm->vdevs[i].vp->proc;
+		n += devproc_event_fd(procs[n]) >= 0;
 	}
+	for (unsigned int i = 0; i < vm->nr_io_devs; i++) {
+		procs[n] = vm->io_devs[i]->dp;
+		n += devproc_event_fd(procs[n]) >= 0;
+	}
+	return n;
 }
 
-static void serial_event(struct cvm_vm *vm, int ep)
+/* A device process's messages; when it is gone, the run ends as an error. */
+static void device_event(struct cvm_vm *vm, int ep, struct devproc *dp)
 {
 	struct cvm_errbuf err = { "" };
-	int fd = vm_serial_proc_fd(vm);
-
-	int rc = vm_serial_proc_event(vm, &err);
-
-	if (rc < 0) {
-		epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
-		vm_device_failed(vm, rc, err.msg);
-	}
-}
-
-static void device_event(struct cvm_vm *vm, int ep, struct virtio_pci *vp)
-{
-	struct cvm_errbuf err = { "" };
-	int fd = virtio_pci_proc_fd(vp);
-	int rc = virtio_pci_proc_event(vp, &err);
+	int fd = devproc_event_fd(dp);
+	int rc = devproc_events(dp, &err);
 
 	if (rc < 0) {
 		epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
@@ -214,12 +193,14 @@ static void device_event(struct cvm_vm *vm, int ep, struct virtio_pci *vp)
 
 int vm_event_loop(struct cvm_vm *vm)
 {
+	struct devproc *procs[1 + CVM_MAX_VIRTIO_DEVS + CVM_MAX_IO_DEVS];
+	unsigned int nr_procs = device_procs(vm, procs);
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 	int rc;
 
 	if (ep < 0)
 		return vm_error(vm, -errno, "epoll_create1: %s", strerror(errno));
-	rc = loop_setup(vm, ep);
+	rc = loop_setup(vm, ep, procs, nr_procs);
 	if (rc)
 		vm_error(vm, rc, "cannot watch serial input or the control socket: %s",
 			 strerror(-rc));
@@ -243,12 +224,8 @@ int vm_event_loop(struct cvm_vm *vm)
 				drain(vm->wake_efd);
 				for (unsigned int j = 0; j < CVM_NR_SERIAL; j++)
 					pump(vm, ep, &vm->serial[j], j, false);
-			} else if (tag == TAG_SERIAL) {
-				serial_event(vm, ep);
-			} else if (tag >= TAG_IODEV && tag < TAG_IODEV + vm->nr_io_devs) {
-				io_device_event(vm, ep, vm->io_devs[tag - TAG_IODEV]);
-			} else if (tag >= TAG_DEV && tag < TAG_DEV + vm->nr_vdevs) {
-				device_event(vm, ep, vm->vdevs[tag - TAG_DEV].vp);
+			} else if (tag >= TAG_PROC && tag < TAG_PROC + nr_procs) {
+				device_event(vm, ep, procs[tag - TAG_PROC]);
 			} else if (tag < CVM_NR_SERIAL) {
 				pump(vm, ep, &vm->serial[tag], tag, true);
 			} else {

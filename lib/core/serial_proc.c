@@ -255,14 +255,9 @@ int vm_serial_proc_create(struct cvm_vm *vm, struct cvm_errbuf *err)
 	return 0;
 }
 
-int vm_serial_proc_fd(const struct cvm_vm *vm)
+struct devproc *vm_serial_devproc(const struct cvm_vm *vm)
 {
-	return vm->sproc ? devproc_event_fd(vm->sproc->dp) : -1;
-}
-
-int vm_serial_proc_event(struct cvm_vm *vm, struct cvm_errbuf *err)
-{
-	return vm->sproc ? devproc_events(vm->sproc->dp, err) : 0;
+	return vm->sproc ? vm->sproc->dp : NULL;
 }
 
 void vm_serial_proc_stop(struct cvm_vm *vm)

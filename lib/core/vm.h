@@ -77,6 +77,7 @@ struct vm_virtio_dev {
 };
 
 struct virtio_env;
+struct devproc;
 
 struct cvm_vm {
 	struct cvm_logger log;
@@ -209,8 +210,8 @@ int vm_serial_proc_create(struct cvm_vm *vm, struct cvm_errbuf *err);
 int vm_serial_proc_start(struct cvm_vm *vm, struct cvm_errbuf *err);
 void vm_serial_proc_stop(struct cvm_vm *vm);
 void vm_serial_proc_destroy(struct cvm_vm *vm);
-int vm_serial_proc_fd(const struct cvm_vm *vm);
-int vm_serial_proc_event(struct cvm_vm *vm, struct cvm_errbuf *err);
+/* The UARTs' device process, NULL when there is none. */
+struct devproc *vm_serial_devproc(const struct cvm_vm *vm);
 /* Input for a port, and how much it takes now: directly or through the process. */
 size_t vm_serial_receive(struct serial_port *p, const uint8_t *buf, size_t n);
 size_t vm_serial_rx_space(struct serial_port *p);

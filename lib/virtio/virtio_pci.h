@@ -229,17 +229,6 @@ void virtio_pci_config_changed(struct virtio_pci *vp);
  */
 int virtio_pci_broker_connect(struct virtio_pci *vp, uint32_t arg);
 
-/*
- * Sandboxed devices, for cvm_vm_run()'s event loop: the descriptor to watch
- * (-1 when the device runs as a thread), and what to do when it is ready.
- * virtio_pci_proc_event() returns 0, or -errno with @err saying why the
- * device's process is gone (it was reaped; the VM must stop).
- */
-int virtio_pci_proc_fd(const struct virtio_pci *vp);
-int virtio_pci_proc_event(struct virtio_pci *vp, struct cvm_errbuf *err);
-/* The device process's pid (host PID namespace), or 0. For tests and status. */
-int virtio_pci_proc_pid(const struct virtio_pci *vp);
-
 /* --- between virtio_pci.c and vp_sandbox.c ---------------------------------------------- */
 
 #define VP_CTL_TAG 0xfffffffeu /* epoll tag of the proxy socket in the device process */

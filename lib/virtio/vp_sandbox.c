@@ -163,21 +163,6 @@ int vp_proc_start(struct virtio_pci *vp, const struct vp_sandbox *sb, struct cvm
 	return devproc_start(&vp->proc, &c, err);
 }
 
-int virtio_pci_proc_fd(const struct virtio_pci *vp)
-{
-	return devproc_event_fd(vp->proc);
-}
-
-int virtio_pci_proc_pid(const struct virtio_pci *vp)
-{
-	return vp->proc && !vp->proc->reaped ? vp->proc->pid : 0;
-}
-
-int virtio_pci_proc_event(struct virtio_pci *vp, struct cvm_errbuf *err)
-{
-	return devproc_events(vp->proc, err);
-}
-
 void vp_proc_stop(struct virtio_pci *vp)
 {
 	devproc_stop(vp->proc);
