@@ -39,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchlib.h"
+
 #define MAX_PROCS 64
 #define DISK_BYTES (16LL << 20)
 
@@ -310,241 +312,22 @@ static int follow(struct proc *p, const char *needle, double deadline, double *f
 	return 0;
 }
 
-/* The pids of @root and all its descendants (via task/<tid>/children). */
-static int tree(pid_t root, pid_t *pids, int max)
-{
-	int n = 0;
-
-	pids[n++] = root;
-	for (int i = 0; i < n; i++) {
-		char path[64];
-		struct dirent *d;
-		DIR *dir;
-
-		snprintf(path, sizeof(path), "/proc/%d/task", (int)pids[i]);
-		dir = opendir(path);
-		if (!dir)
-			return -1;
-		while ((d = readdir(dir))) {
-			char cpath[384];
-			FILE *f;
-			int c;
-
-			if (d->d_name[0] == '.')
-				continue;
-			snprintf(cpath, sizeof(cpath), "%s/%s/children", path, d->d_name);
-			f = fopen(cpath, "re");
-			if (!f)
-				continue; /* the thread ended */
-			while (fscanf(f, "%d", &c) == 1) {
-				if (n == max) {
-					fclose(f);
-					closedir(dir);
-					return -1;
-				}
-				pids[n++] = c;
-			}
-			fclose(f);
-		}
-		closedir(dir);
-	}
-	return n;
-}
-
-/* The value in kB of the first line of /proc/<pid>/<file> starting with @key. */
-static long proc_kb(pid_t pid, const char *file, const char *key)
-{
-	char path[64], line[256];
-	size_t klen = strlen(key);
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, key, klen)) {
-			v = strtol(line + klen, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return v;
-}
-
-/* Pss in kB of @pid's mappings of the guest-RAM memfd. */
-static long ram_pss(pid_t pid)
-{
-	char path[64], line[512];
-	bool in_ram = false;
-	long sum = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-		int end = 0;
-
-		/* Mapping headers start "lo-hi perms"; fields "Name: value kB". */
-		if (sscanf(line, "%lx-%lx %n", &lo, &hi, &end) == 2 && end > 0)
-			in_ram = strstr(line, "/memfd:cvm-guest-ram") != NULL;
-		else if (in_ram && !strncmp(line, "Pss:", 4))
-			sum += strtol(line + 4, NULL, 10);
-		if (!strchr(line, '\n')) { /* a long path: skip the rest of the line */
-			int c;
-
-			while ((c = fgetc(f)) != EOF && c != '\n')
-				;
-		}
-	}
-	fclose(f);
-	return sum;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Append the frame numbers of @pid's resident pages to *pfns. */
-static int add_pfns(pid_t pid, uint64_t **pfns, size_t *n, size_t *cap)
-{
-	char path[64], line[512];
-	uint64_t buf[512];
-	FILE *maps;
-	int pm;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	maps = fopen(path, "re");
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
-	pm = open(path, O_RDONLY | O_CLOEXEC);
-	if (!maps || pm < 0) {
-		if (maps)
-			fclose(maps);
-		if (pm >= 0)
-			close(pm);
-		return -1;
-	}
-	while (fgets(line, sizeof(line), maps)) {
-		unsigned long lo, hi;
-
-		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && !strstr(line, "[vsyscall]")) {
-			for (unsigned long pg = lo / 4096; pg < hi / 4096;) {
-				size_t want = hi / 4096 - pg;
-				ssize_t got;
-
-				if (want > sizeof(buf) / sizeof(buf[0]))
-					want = sizeof(buf) / sizeof(buf[0]);
-				got = pread(pm, buf, want * 8, (off_t)(pg * 8));
-				if (got <= 0)
-					break;
-				for (ssize_t i = 0; i < got / 8; i++) {
-					uint64_t pfn = buf[i] & ((1ULL << 55) - 1);
-
-					if (!(buf[i] >> 63) || !pfn) /* absent, or no PFN for us */
-						continue;
-					if (*n == *cap) {
-						uint64_t *p = realloc(*pfns, (*cap * 2 + 1024) * 8);
-
-						if (!p)
-							goto fail;
-						*pfns = p;
-						*cap = *cap * 2 + 1024;
-					}
-					(*pfns)[(*n)++] = pfn;
-				}
-				pg += (unsigned long)got / 8;
-			}
-		}
-		if (!strchr(line, '\n')) {
-			int c;
-
-			while ((c = fgetc(maps)) != EOF && c != '\n')
-				;
-		}
-	}
-	fclose(maps);
-	close(pm);
-	return 0;
-fail:
-	fclose(maps);
-	close(pm);
-	return -1;
-}
-
-/*
- * KiB of resident pages mapped by the processes @pids and by no other
- * process, each page counted once: what the tree holds in RAM by itself
- * (guest RAM, its heaps and stacks, pages its processes share after fork,
- * and file pages no one else maps). Needs root (PFNs, /proc/kpagecount);
- * -1 when they are not readable. Kernel memory is not in it.
- */
-static double exclusive_kb(const pid_t *pids, int npids)
-{
-	uint64_t *pfns = NULL;
-	size_t n = 0, cap = 0, excl = 0;
-	int kpc = open("/proc/kpagecount", O_RDONLY | O_CLOEXEC);
-
-	if (kpc < 0)
-		return -1;
-	for (int i = 0; i < npids; i++) {
-		if (add_pfns(pids[i], &pfns, &n, &cap)) {
-			free(pfns);
-			close(kpc);
-			return -1;
-		}
-	}
-	qsort(pfns, n, sizeof(*pfns), cmp_u64);
-	for (size_t i = 0, j; i < n; i = j) {
-		uint64_t count;
-
-		for (j = i + 1; j < n && pfns[j] == pfns[i]; j++)
-			;
-		/* Mapped j - i times in the tree; by anyone else too? */
-		if (pread(kpc, &count, 8, (off_t)(pfns[i] * 8)) == 8 && count > 0 && count <= j - i)
-			excl++;
-	}
-	free(pfns);
-	close(kpc);
-	return n ? (double)excl * 4 : -1;
-}
-
+/* cvm and its device processes: benchlib's sampler, guest RAM by its memfd's name. */
 static int sample_memory(pid_t root, double *m)
 {
-	pid_t pids[MAX_PROCS];
-	int n = tree(root, pids, MAX_PROCS);
-	long pss = 0, ram = 0, pte = 0;
+	struct bl_mem mm;
 
-	if (n < 0) {
-		fprintf(stderr, "sandbox_cost: cannot list the processes of cvm %d\n", (int)root);
+	if (bl_sample_memory(root, "/memfd:cvm-guest-ram", &mm)) {
+		fprintf(stderr, "sandbox_cost: cannot read the memory of cvm %d and its devices\n",
+			(int)root);
 		return -1;
 	}
-	for (int i = 0; i < n; i++) {
-		long p = proc_kb(pids[i], "smaps_rollup", "Pss:");
-		long r = ram_pss(pids[i]);
-		long t = proc_kb(pids[i], "status", "VmPTE:");
-
-		if (p < 0 || r < 0 || t < 0) {
-			fprintf(stderr, "sandbox_cost: cannot read /proc/%d/smaps*: %s\n",
-				(int)pids[i], strerror(errno));
-			return -1;
-		}
-		pss += p;
-		ram += r;
-		pte += t;
-	}
-	m[M_PSS] = (double)pss;
-	m[M_RAM] = (double)ram;
-	m[M_OTHER] = (double)(pss - ram);
-	m[M_EXCL] = exclusive_kb(pids, n);
-	m[M_PTE] = (double)pte;
-	m[M_PROCS] = n;
+	m[M_PSS] = mm.pss;
+	m[M_RAM] = mm.ram;
+	m[M_OTHER] = mm.other;
+	m[M_EXCL] = mm.excl;
+	m[M_PTE] = mm.pte;
+	m[M_PROCS] = mm.procs;
 	return 0;
 }
 
