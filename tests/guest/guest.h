@@ -11,6 +11,7 @@
 #define CVM_GUEST_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,6 +76,8 @@ int memcmp(const void *a, const void *b, size_t n);
 size_t strlen(const char *s);
 int strcmp(const char *a, const char *b);
 int strncmp(const char *a, const char *b, size_t n);
+/* Whether all @n bytes at @p are @v. */
+bool mem_all(const void *p, size_t n, uint8_t v);
 
 /* console.c */
 void putc_serial(char c);

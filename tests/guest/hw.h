@@ -256,6 +256,12 @@ void vq_kick(struct vq *q, uint16_t old_idx);
  */
 int vq_poll(struct vq *q, uint32_t *id, uint32_t *len);
 
+/*
+ * vq_request() - one chain of @n buffers, added and waited for; 0 with
+ * the used length in @used, or -1 with FAIL printed for test @t.
+ */
+int vq_request(const char *t, struct vq *q, const struct vq_buf *v, unsigned int n, uint32_t *used);
+
 /* The avail_event word after the used ring (VIRTIO_F_RING_EVENT_IDX). */
 static inline volatile uint16_t *vq_avail_event(const struct vq *q)
 {

@@ -56,3 +56,13 @@ int strcmp(const char *a, const char *b)
 {
 	return strncmp(a, b, (size_t)-1);
 }
+
+bool mem_all(const void *p, size_t n, uint8_t v)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != v)
+			return false;
+	return true;
+}

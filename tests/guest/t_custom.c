@@ -86,32 +86,6 @@ static struct vdev echo;
 static uint8_t echo_in[ECHO_BUF] __attribute__((aligned(64)));
 static uint8_t echo_out[ECHO_BUF + CANARY_LEN] __attribute__((aligned(64)));
 
-static bool all_are(const uint8_t *p, size_t n, uint8_t v)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != v)
-			return false;
-	return true;
-}
-
-/* One chain; 0 with the used length in @used, or -1 (FAIL printed). */
-static int echo_req(const char *t, struct vq *q, const struct vq_buf *v, unsigned int n,
-		    uint32_t *used)
-{
-	uint32_t id;
-	int head = vq_add(q, v, n, false, false);
-
-	if (head < 0 || vq_poll(q, &id, used)) {
-		fail(t, "%s", virtio_err);
-		return -1;
-	}
-	if ((int)id != head) {
-		fail(t, "used id %u, want head %d", id, head);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * A good request of @len bytes, split into @split readable and @split
  * writable descriptors (1 or 2): the reply is checked byte by byte.
@@ -134,7 +108,7 @@ static int echo_good(const char *t, struct vq *q, uint32_t len, unsigned int spl
 		v[n++] = (struct vq_buf){ echo_in, len, false };
 		v[n++] = (struct vq_buf){ echo_out, len, true };
 	}
-	if (echo_req(t, q, v, n, &used))
+	if (vq_request(t, q, v, n, &used))
 		return -1;
 	printf("ECHO %u used %u\n", len, used);
 	if (used != len) {
@@ -150,7 +124,7 @@ static int echo_good(const char *t, struct vq *q, uint32_t len, unsigned int spl
 			return -1;
 		}
 	}
-	if (!all_are(echo_out + len, CANARY_LEN, CANARY)) {
+	if (!mem_all(echo_out + len, CANARY_LEN, CANARY)) {
 		fail(t, "a request of %u bytes: the device wrote past the reply", len);
 		return -1;
 	}
@@ -166,14 +140,14 @@ static int echo_bad(const char *t, struct vq *q, uint32_t len, uint32_t room, co
 
 	memset(echo_in, 'x', len);
 	memset(echo_out, CANARY, sizeof(echo_out));
-	if (echo_req(t, q, v, room ? 2 : 1, &used))
+	if (vq_request(t, q, v, room ? 2 : 1, &used))
 		return -1;
 	printf("ECHO %u used %u (%s)\n", len, used, what);
 	if (used != 0) {
 		fail(t, "%s: used length %u, want 0", what, used);
 		return -1;
 	}
-	if (!all_are(echo_out, sizeof(echo_out), CANARY)) {
+	if (!mem_all(echo_out, sizeof(echo_out), CANARY)) {
 		fail(t, "%s: the device wrote into the buffer", what);
 		return -1;
 	}

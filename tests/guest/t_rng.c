@@ -18,32 +18,6 @@
 static uint8_t rng_bufs[RNG_REQS + 1][2 * RNG_LEN] __attribute__((aligned(64)));
 static struct vdev rng;
 
-static bool all_are(const uint8_t *p, size_t n, uint8_t v)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != v)
-			return false;
-	return true;
-}
-
-/* One chain of @n buffers; 0 with the used length in @len, or -1 (FAIL printed). */
-static int rng_req(const char *t, struct vq *q, const struct vq_buf *v, unsigned int n,
-		   uint32_t *len)
-{
-	uint32_t id;
-	int head = vq_add(q, v, n, false, false);
-
-	if (head < 0 || vq_poll(q, &id, len)) {
-		fail(t, "%s", virtio_err);
-		return -1;
-	}
-	if ((int)id != head) {
-		fail(t, "used id %u, want head %d", id, head);
-		return -1;
-	}
-	return 0;
-}
-
 void test_rng(const struct boot_params *bp)
 {
 	const char *t = "rng";
@@ -81,7 +55,7 @@ void test_rng(const struct boot_params *bp)
 
 		memset(b, 0, RNG_LEN);
 		memset(b + RNG_LEN, CANARY, RNG_LEN);
-		if (rng_req(t, q, &v, 1, &len))
+		if (vq_request(t, q, &v, 1, &len))
 			return;
 		for (unsigned int i = 0; i < 16; i++) {
 			line[2 * i] = hex[b[i] >> 4];
@@ -93,11 +67,11 @@ void test_rng(const struct boot_params *bp)
 			fail(t, "request %u: the device wrote %u bytes, want %u", k, len, RNG_LEN);
 			return;
 		}
-		if (all_are(b, RNG_LEN, 0)) {
+		if (mem_all(b, RNG_LEN, 0)) {
 			fail(t, "request %u: 64 zero bytes", k);
 			return;
 		}
-		if (!all_are(b + RNG_LEN, RNG_LEN, CANARY)) {
+		if (!mem_all(b + RNG_LEN, RNG_LEN, CANARY)) {
 			fail(t, "request %u: the device wrote past the 64-byte buffer", k);
 			return;
 		}
@@ -115,15 +89,15 @@ void test_rng(const struct boot_params *bp)
 		struct vq_buf v[2] = { { b, 16, false }, { b + RNG_LEN, 32, true } };
 
 		memset(b, CANARY, 2 * RNG_LEN);
-		if (rng_req(t, q, v, 2, &len))
+		if (vq_request(t, q, v, 2, &len))
 			return;
 		printf("RNG readable+writable: %u bytes\n", len);
-		if (!all_are(b, RNG_LEN, CANARY)) {
+		if (!mem_all(b, RNG_LEN, CANARY)) {
 			fail(t, "the device wrote into a driver-readable buffer");
 			return;
 		}
-		if (len > 32 || all_are(b + RNG_LEN, 32, CANARY) ||
-		    !all_are(b + RNG_LEN + 32, RNG_LEN - 32, CANARY)) {
+		if (len > 32 || mem_all(b + RNG_LEN, 32, CANARY) ||
+		    !mem_all(b + RNG_LEN + 32, RNG_LEN - 32, CANARY)) {
 			fail(t, "readable + 32 writable bytes: used length %u", len);
 			return;
 		}

@@ -461,3 +461,19 @@ int vq_poll(struct vq *q, uint32_t *id, uint32_t *len)
 		   q->index, VQ_POLL_MAX, *(volatile uint16_t *)&q->used->idx, q->avail_idx,
 		   vdev_status(q->dev));
 }
+
+int vq_request(const char *t, struct vq *q, const struct vq_buf *v, unsigned int n, uint32_t *used)
+{
+	uint32_t id;
+	int head = vq_add(q, v, n, false, false);
+
+	if (head < 0 || vq_poll(q, &id, used)) {
+		fail(t, "%s", virtio_err);
+		return -1;
+	}
+	if ((int)id != head) {
+		fail(t, "used id %u, want head %d", id, head);
+		return -1;
+	}
+	return 0;
+}
