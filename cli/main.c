@@ -203,10 +203,13 @@ static int run(const struct cvm_opts *o)
 		}
 	}
 	for (unsigned int i = 0; i < o->ndisks; i++) {
-		unsigned int flags = (o->disks[i].read_only ? CVM_BLK_READ_ONLY : 0) |
-				     (o->disks[i].root ? CVM_BLK_ROOT : 0);
+		cvm_blk_config disk = CVM_BLK_CONFIG_INIT;
 
-		rc = cvm_vm_add_virtio_blk(vm, o->disks[i].path, flags);
+		disk.path = o->disks[i].path;
+		disk.flags = (o->disks[i].read_only ? CVM_BLK_READ_ONLY : 0) |
+			     (o->disks[i].root ? CVM_BLK_ROOT : 0);
+		disk.direct = o->disks[i].direct;
+		rc = cvm_vm_add_disk(vm, &disk);
 		if (rc < 0) {
 			report(vm, rc, o->disks[i].path);
 			goto out;

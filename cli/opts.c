@@ -49,6 +49,8 @@ const char cvm_opts_run_usage[] =
 	"  -d, --disk IMG           read-only virtio-blk disk (repeatable)\n"
 	"      --rwdisk IMG         writable virtio-blk disk (repeatable)\n"
 	"                           Disks are vda, vdb, ... in the order given.\n"
+	"                           IMG,o_direct=true opens the image with O_DIRECT\n"
+	"                           (no host page cache) instead.\n"
 	"      --serial SPEC        connect a serial port; may be given once per port.\n"
 	"                           SPEC is a comma-separated list of:\n"
 	"                             num=N          COM port, 1 to 4 (default 1)\n"
@@ -210,9 +212,8 @@ static const char *option_name(int val)
 static int add_disk(struct cvm_opts *o, int c, const char *arg, char *err, size_t errlen)
 {
 	const char *name = option_name(c);
+	struct opts_disk d = { .read_only = c == 'd', .root = c == 'r' };
 
-	if (*arg == '\0')
-		return usage_err(err, errlen, "%s: empty path", name);
 	if (o->ndisks == OPTS_MAX_DISKS)
 		return usage_err(err, errlen, "%s: at most %u disks", name, OPTS_MAX_DISKS);
 	if (c == 'r') {
@@ -221,11 +222,9 @@ static int add_disk(struct cvm_opts *o, int c, const char *arg, char *err, size_
 				return usage_err(err, errlen, "-r/--root: given twice");
 		}
 	}
-	o->disks[o->ndisks++] = (struct opts_disk){
-		.path = arg,
-		.read_only = c == 'd',
-		.root = c == 'r',
-	};
+	if (opts_parse_disk(&d, name, arg, err, errlen))
+		return -1;
+	o->disks[o->ndisks++] = d;
 	return 0;
 }
 
@@ -693,4 +692,10 @@ void cvm_opts_free(struct cvm_opts *o)
 		o->serial[i].input_path = NULL;
 	}
 	o->nserial = 0;
+	for (unsigned int i = 0; i < o->ndisks; i++) {
+		free(o->disks[i].owned);
+		o->disks[i].owned = NULL;
+		o->disks[i].path = NULL;
+	}
+	o->ndisks = 0;
 }

@@ -50,10 +50,20 @@ enum opts_serial_input {
 
 /* One -r, -d or --rwdisk, in command-line order (vda, vdb, ...). */
 struct opts_disk {
-	const char *path; /* points into argv */
+	const char *path; /* the image (into owned) */
 	bool read_only;
 	bool root;
+	bool direct; /* ,o_direct=true: O_DIRECT instead of the page cache */
+	char *owned; /* freed by cvm_opts_free() */
 };
+
+/*
+ * opts_parse_disk() - parse "PATH[,o_direct[=true|false]]" (crosvm's
+ * spelling) into @d for the option @name ("--rwdisk"). Returns 0, or -1 with
+ * a message in @err.
+ */
+int opts_parse_disk(struct opts_disk *d, const char *name, const char *arg, char *err,
+		    size_t errlen);
 
 /* One --serial, or the default COM1. */
 struct opts_serial {

@@ -21,6 +21,7 @@
 #include <linux/virtio_blk.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "util/err.h"
 #include "virtio/virtqueue.h"
@@ -123,5 +124,38 @@ void blk_config(const struct blk_disk *d, unsigned int num_queues, struct virtio
  * error) or _UNSUPP (unknown type, unknown flags, too many segments).
  */
 uint8_t blk_handle(struct blk_disk *d, const struct vq_chain *c, uint32_t *written);
+
+/* Most guest buffers of one request that asynchronous I/O takes (seg_max
+ * data segments fit); longer chains are served by blk_handle(). */
+#define BLK_RW_MAX_IOV 128u
+
+/* An IN or OUT request on its way to the disk (asynchronous I/O). */
+struct blk_rw {
+	uint64_t off; /* byte offset in the image */
+	uint64_t len; /* data bytes, a multiple of 512, > 0 */
+	bool write;
+	int cnt;	 /* iov entries */
+	uint8_t *status; /* the request's status byte in guest memory */
+	struct iovec iov[BLK_RW_MAX_IOV];
+};
+
+/*
+ * blk_rw_prepare() - can @c go to the disk as one positioned read or write
+ * of the guest's own buffers? True for a well-formed IN or OUT request with
+ * data, in range, on a writable disk for OUT, with at most BLK_RW_MAX_IOV
+ * buffers that O_DIRECT takes as they are (aligned): @io is filled. False
+ * for everything else, which blk_handle() serves (and answers).
+ * @c is checked as blk_handle() checks it; nothing is read from the disk.
+ */
+bool blk_rw_prepare(const struct blk_disk *d, const struct vq_chain *c, struct blk_rw *io);
+
+/*
+ * blk_rw_finish() - complete @io after its read or write returned @res
+ * (bytes moved, or -errno). A short or failed transfer is carried on
+ * synchronously from where it stopped (O_DIRECT refusals go through an
+ * aligned buffer); the status byte is written. @written receives the used
+ * length (data read + 1 for IN, 1 for OUT). Returns the status.
+ */
+uint8_t blk_rw_finish(const struct blk_disk *d, struct blk_rw *io, int64_t res, uint32_t *written);
 
 #endif

@@ -6,6 +6,7 @@
 #include <linux/virtio_blk.h>
 
 #include "virtio/blk.h"
+#include "virtio/blk_aio.h"
 #include "virtio/virtio_pci.h"
 
 struct blk_dev {
@@ -17,6 +18,10 @@ struct blk_dev {
 	char *path; /* the image, as given */
 	char name[48];
 	struct vq_chain chain; /* the worker's scratch chain */
+	/* O_DIRECT: requests in flight (aio.efd < 0 when not used). */
+	struct blk_aio aio;
+	uint32_t stalled; /* queues left with work when every slot was busy */
+	uint32_t served;  /* queues with used buffers not yet signalled */
 };
 
 /*

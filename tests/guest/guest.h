@@ -163,6 +163,7 @@ void test_blk_event_idx(const struct boot_params *bp);
 void test_blk_indirect(const struct boot_params *bp);
 void test_blk_discard(const struct boot_params *bp);
 void test_blk_discard_ro(const struct boot_params *bp);
+void test_blk_deep(const struct boot_params *bp);
 /* t_ticks.c */
 void test_ticks(const struct boot_params *bp);
 /* t_vsock.c */

@@ -41,6 +41,7 @@ static const struct guest_test tests[] = {
 	{ "blk_indirect", test_blk_indirect },
 	{ "blk_discard", test_blk_discard },
 	{ "blk_discard_ro", test_blk_discard_ro },
+	{ "blk_deep", test_blk_deep },
 	{ "ticks", test_ticks },
 	{ "vsock_echo_out", test_vsock_echo_out },
 	{ "vsock_echo_in", test_vsock_echo_in },

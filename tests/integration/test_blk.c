@@ -331,6 +331,82 @@ Test(blk, indirect)
 	blk_variant("blk_indirect");
 }
 
+/*
+ * A full queue of requests at once (tests/guest/t_blk_deep.c): 256 writes
+ * with a FLUSH among them, then 256 reads. With O_DIRECT (@opts
+ * ",o_direct=true") they go through asynchronous I/O, more than the device
+ * keeps in flight. The image must hold exactly what the guest wrote.
+ */
+static void blk_deep(const char *opts)
+{
+	const size_t size = 1 << 20, n = 256;
+	char *disk = tmp_path("deep.img"), *spec;
+	uint8_t *img = malloc(size), *got;
+	const char *extra[] = { "--rwdisk", NULL, NULL };
+	struct runner_result r;
+	size_t len;
+
+	REQUIRE_KVM();
+	cr_assert(img);
+	memset(img, 0xa5, size);
+	cr_assert_eq(write_file(disk, img, size), 0, "cannot write %s", disk);
+	cr_assert(asprintf(&spec, "%s%s", disk, opts) > 0);
+	extra[1] = spec;
+	run_guest(&r, "blk_deep", extra);
+	runner_assert_passed(&r, "blk_deep");
+	assert_line(&r, "BLK deep 256 requests, 2 notifications");
+	for (uint32_t i = 0; i < n; i++) {
+		if (i == n / 2) /* the FLUSH's slot */
+			continue;
+		for (uint32_t w = 0; w < SECTOR / 4; w++) {
+			uint32_t v = 0xd0000000u | i << 12 | w;
+
+			memcpy(img + i * SECTOR + w * 4, &v, 4);
+		}
+	}
+	got = (uint8_t *)read_file(disk, &len);
+	cr_assert(got, "cannot read %s back", disk);
+	cr_assert_run(&r, len == size, "the image is now %zu bytes, was %zu", len, size);
+	for (size_t off = 0; off < size; off++) {
+		if (got[off] != img[off])
+			cr_assert_run(&r, false,
+				      "image byte %zu (sector %zu) is 0x%02x, want 0x%02x", off,
+				      off / SECTOR, got[off], img[off]);
+	}
+	runner_free(&r);
+	free(got);
+	free(img);
+	free(spec);
+	free(disk);
+}
+
+Test(blk, deep)
+{
+	blk_deep("");
+}
+
+Test(blk, deep_direct)
+{
+	blk_deep(",o_direct=true");
+}
+
+/* The read tests' requests one at a time, on an O_DIRECT disk. */
+Test(blk, read_direct)
+{
+	char *disk = make_disk("v.img", 1 << 20), *spec;
+	const char *extra[] = { "-d", NULL, NULL };
+	struct runner_result r;
+
+	REQUIRE_KVM();
+	cr_assert(asprintf(&spec, "%s,o_direct=true", disk) > 0);
+	extra[1] = spec;
+	run_guest(&r, "blk_indirect", extra);
+	runner_assert_passed(&r, "blk_indirect");
+	runner_free(&r);
+	free(spec);
+	free(disk);
+}
+
 /* root=/dev/vdX names the -r disk by its position among all disks. */
 static void root_cmdline(const char *const *extra, const char *want)
 {

@@ -288,12 +288,34 @@ Test(opts, disks)
 	cr_assert_str_eq(opts.disks[2].path, "rw.img");
 	cr_assert(!opts.disks[2].read_only && !opts.disks[2].root);
 	cr_assert(opts.disks[3].read_only);
+	cr_assert(!opts.disks[0].direct && !opts.disks[3].direct);
 	FAILS("-r/--root: given twice", "run", "-r", "a", "--root", "b", "k");
 	FAILS("-d/--disk: empty path", "run", "-d", "", "k");
 	FAILS("option --rwdisk needs an argument", "run", "k", "--rwdisk");
 	FAILS("at most 16 disks", "run", "-d", "1", "-d", "2", "-d", "3", "-d", "4", "-d", "5",
 	      "-d", "6", "-d", "7", "-d", "8", "-d", "9", "-d", "10", "-d", "11", "-d", "12", "-d",
 	      "13", "-d", "14", "-d", "15", "-d", "16", "-d", "17", "k");
+}
+
+/* PATH,o_direct=...: crosvm's spelling */
+Test(opts, disk_o_direct)
+{
+	OK("run", "--rwdisk", "rw.img,o_direct=true", "-d", "ro.img,o_direct", "-r",
+	   "r.img,o_direct=false", "k");
+	cr_assert_eq(opts.ndisks, 3);
+	cr_assert_str_eq(opts.disks[0].path, "rw.img");
+	cr_assert(opts.disks[0].direct && !opts.disks[0].read_only);
+	cr_assert_str_eq(opts.disks[1].path, "ro.img");
+	cr_assert(opts.disks[1].direct && opts.disks[1].read_only);
+	cr_assert_str_eq(opts.disks[2].path, "r.img");
+	cr_assert(!opts.disks[2].direct && opts.disks[2].root);
+	FAILS("--rwdisk 'a,o_direct=yes': o_direct= takes true or false, not yes", "run",
+	      "--rwdisk", "a,o_direct=yes", "k");
+	FAILS("-d/--disk 'a,sparse=true': unknown option sparse", "run", "-d", "a,sparse=true",
+	      "k");
+	FAILS("unknown option (empty)", "run", "-d", "a,", "k");
+	FAILS("o_direct given twice", "run", "-d", "a,o_direct,o_direct=false", "k");
+	FAILS("-d/--disk: empty path", "run", "-d", ",o_direct", "k");
 }
 
 /* Devices: rng, net, vsock */
