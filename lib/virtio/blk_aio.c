@@ -40,7 +40,9 @@ int blk_aio_init(struct blk_aio *a)
 	a->slots = calloc(BLK_AIO_DEPTH, sizeof(*a->slots));
 	a->free = calloc(BLK_AIO_DEPTH, sizeof(*a->free));
 	a->pending = calloc(BLK_AIO_DEPTH, sizeof(*a->pending));
-	if (!a->slots || !a->free || !a->pending) {
+	/* Large but untouched until requests merge (calloc maps it lazily). */
+	a->merge_iov = calloc((size_t)BLK_AIO_DEPTH * BLK_AIO_MERGE_IOV, sizeof(*a->merge_iov));
+	if (!a->slots || !a->free || !a->pending || !a->merge_iov) {
 		blk_aio_fini(a);
 		return -ENOMEM;
 	}
@@ -70,6 +72,8 @@ void blk_aio_fini(struct blk_aio *a)
 	free(a->slots);
 	free(a->free);
 	free(a->pending);
+	free(a->merge_iov);
+	a->merge_iov = NULL;
 	a->slots = NULL;
 	a->free = NULL;
 	a->pending = NULL;
@@ -114,21 +118,77 @@ void blk_aio_queue(struct blk_aio *a, struct blk_aio_slot *s, int fd)
 	cb->aio_offset = (int64_t)s->io.off;
 	cb->aio_flags = IOCB_FLAG_RESFD;
 	cb->aio_resfd = (uint32_t)a->efd;
+	s->next = -1;
 	a->pending[a->nr_pending++] = cb;
 }
 
-/* Completes @s through @done and frees it. */
-static void finish(struct blk_aio *a, struct blk_aio_slot *s, int64_t res, blk_aio_done_fn done,
-		   void *opaque)
+static struct blk_aio_slot *slot_of(struct blk_aio *a, const struct iocb *cb)
 {
-	done(opaque, s, res);
-	blk_aio_put(a, s);
+	return &a->slots[cb->aio_data];
+}
+
+void blk_aio_complete(struct blk_aio *a, struct blk_aio_slot *s, int64_t res, blk_aio_done_fn done,
+		      void *opaque)
+{
+	while (s) {
+		struct blk_aio_slot *next = s->next >= 0 ? &a->slots[s->next] : NULL;
+		int64_t share = res;
+
+		if (res >= 0) {
+			share = res < (int64_t)s->io.len ? res : (int64_t)s->io.len;
+			res -= share;
+		}
+		done(opaque, s, share);
+		blk_aio_put(a, s);
+		s = next;
+	}
+}
+
+/* May @s ride on @lead's I/O, whose chain ends with @last? */
+static bool can_merge(const struct iocb *lead, const struct blk_aio_slot *last,
+		      const struct blk_aio_slot *s)
+{
+	return lead->aio_lio_opcode == s->cb.aio_lio_opcode &&
+	       lead->aio_fildes == s->cb.aio_fildes && last->io.off + last->io.len == s->io.off &&
+	       lead->aio_nbytes + (uint64_t)s->io.cnt <= BLK_AIO_MERGE_IOV &&
+	       s->io.off + s->io.len - (uint64_t)lead->aio_offset <= BLK_AIO_MERGE_BYTES;
+}
+
+void blk_aio_merge(struct blk_aio *a)
+{
+	unsigned int out = 0;
+
+	for (unsigned int i = 0; i < a->nr_pending;) {
+		struct iocb *lead = a->pending[i];
+		struct blk_aio_slot *first = slot_of(a, lead), *last = first;
+		struct iovec *iov = a->merge_iov + lead->aio_data * BLK_AIO_MERGE_IOV;
+		unsigned int j = i + 1;
+
+		while (j < a->nr_pending && can_merge(lead, last, slot_of(a, a->pending[j]))) {
+			struct blk_aio_slot *s = slot_of(a, a->pending[j]);
+
+			if (last == first) { /* the leader's own buffers first */
+				memcpy(iov, first->io.iov, (size_t)first->io.cnt * sizeof(*iov));
+				lead->aio_buf = (uint64_t)(uintptr_t)iov;
+			}
+			memcpy(iov + lead->aio_nbytes, s->io.iov, (size_t)s->io.cnt * sizeof(*iov));
+			lead->aio_nbytes += (uint64_t)s->io.cnt;
+			last->next = (int)a->pending[j]->aio_data;
+			last = s;
+			a->merged++;
+			j++;
+		}
+		a->pending[out++] = lead;
+		i = j;
+	}
+	a->nr_pending = out;
 }
 
 void blk_aio_submit(struct blk_aio *a, blk_aio_done_fn done, void *opaque)
 {
 	unsigned int at = 0;
 
+	blk_aio_merge(a);
 	while (at < a->nr_pending) {
 		long n = sys_io_submit(a->ctx, (long)(a->nr_pending - at), a->pending + at);
 
@@ -138,7 +198,7 @@ void blk_aio_submit(struct blk_aio *a, blk_aio_done_fn done, void *opaque)
 			/* Not taken (EAGAIN, or a request it refused): done by hand. */
 			struct iocb *cb = a->pending[at++];
 
-			finish(a, &a->slots[cb->aio_data], -EAGAIN, done, opaque);
+			blk_aio_complete(a, slot_of(a, cb), -EAGAIN, done, opaque);
 			continue;
 		}
 		a->inflight += (unsigned int)n;
@@ -171,7 +231,7 @@ unsigned int blk_aio_reap(struct blk_aio *a, bool wait_all, blk_aio_done_fn done
 			if (idx >= BLK_AIO_DEPTH) /* cannot happen: we set it */
 				continue;
 			a->inflight--;
-			finish(a, &a->slots[idx], ev[i].res, done, opaque);
+			blk_aio_complete(a, &a->slots[idx], ev[i].res, done, opaque);
 		}
 		total += (unsigned int)n;
 	}

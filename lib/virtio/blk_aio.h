@@ -26,12 +26,22 @@
 #include "virtio/blk.h"
 
 #define BLK_AIO_DEPTH 128u
+/*
+ * Requests queued together that continue one another on the disk (same
+ * direction, each starting where the last ended) go to the kernel as one
+ * read or write of their buffers together, as QEMU's virtio-blk does
+ * (virtio_blk_submit_multireq): at most this many buffers and bytes.
+ */
+#define BLK_AIO_MERGE_IOV 512u
+#define BLK_AIO_MERGE_BYTES (4u << 20)
 
 struct blk_aio_slot {
 	struct blk_rw io;
 	struct iocb cb;
 	uint16_t head;	/* the chain's head, for the used ring */
 	uint16_t queue; /* which queue it came from */
+	/* Merged: the next request of the same kernel I/O (slot index), or -1. */
+	int next;
 };
 
 struct blk_aio {
@@ -43,6 +53,8 @@ struct blk_aio {
 	struct blk_aio_slot *slots; /* BLK_AIO_DEPTH */
 	uint16_t *free;		    /* indexes of free slots */
 	struct iocb **pending;	    /* queued, not yet submitted */
+	struct iovec *merge_iov;    /* BLK_AIO_DEPTH x BLK_AIO_MERGE_IOV */
+	unsigned long merged;	    /* requests that rode on another\'s I/O */
 };
 
 /*
@@ -76,6 +88,21 @@ void blk_aio_queue(struct blk_aio *a, struct blk_aio_slot *s, int fd);
  * completion then carries them out synchronously).
  */
 void blk_aio_submit(struct blk_aio *a, blk_aio_done_fn done, void *opaque);
+
+/*
+ * blk_aio_merge() - fold runs of queued requests that continue one another
+ * into one iocb each (blk_aio_submit() does it first).
+ */
+void blk_aio_merge(struct blk_aio *a);
+
+/*
+ * blk_aio_complete() - complete the requests of the kernel I/O led by @s,
+ * which moved @res bytes or failed with it: in disk order each request
+ * gets its share through @done (a request the transfer fell short of
+ * carries on by hand in blk_rw_finish()); the slots are free afterwards.
+ */
+void blk_aio_complete(struct blk_aio *a, struct blk_aio_slot *s, int64_t res, blk_aio_done_fn done,
+		      void *opaque);
 
 /*
  * blk_aio_reap() - complete finished requests through @done: without

@@ -300,3 +300,96 @@ Test(blk_aio, full_depth)
 	free(mem);
 	free(st);
 }
+
+/* Queues a 4 KiB request for disk offset @off into @buf. */
+static void queue_one(struct blk_aio *a, uint64_t off, uint8_t *buf, bool write, uint8_t *st)
+{
+	struct blk_aio_slot *s = blk_aio_get(a);
+
+	cr_assert_not_null(s);
+	s->io = (struct blk_rw){ .off = off, .len = 4096, .cnt = 2, .write = write, .status = st };
+	s->io.iov[0] = (struct iovec){ buf, 1024 };
+	s->io.iov[1] = (struct iovec){ buf + 1024, 3072 };
+	blk_aio_queue(a, s, disk.fd);
+}
+
+/*
+ * Requests that continue one another go to the kernel as one I/O, and each
+ * still gets exactly its own bytes; a gap, a change of direction or the
+ * merge limits start a new I/O.
+ */
+Test(blk_aio, merge_contiguous)
+{
+	struct blk_aio a;
+	struct reaped rp = { 0 };
+	uint8_t *mem = abuf(16 * 4096), st[16];
+	/* 0-3 contiguous, 5 after a gap, 6 a write (to its own block) */
+	static const uint64_t offs[] = { 8192, 12288, 16384, 20480, 65536, 69632 };
+
+	open_disk(true, false);
+	cr_assert_eq(blk_aio_init(&a), 0);
+	cr_assert(blk_aio_ready(&a));
+	for (unsigned int i = 0; i < 6; i++)
+		queue_one(&a, offs[i], mem + i * 4096, false, st + i);
+	memset(mem + 6 * 4096, 0x3c, 4096);
+	queue_one(&a, 73728, mem + 6 * 4096, true, st + 6);
+	blk_aio_submit(&a, on_done, &rp);
+	cr_assert_eq(a.merged, 4, "%lu requests merged, want 4 (1-3 into 0, 5 into 4)", a.merged);
+	cr_assert_eq(a.inflight, 3, "%u kernel I/Os, want 3", a.inflight);
+	blk_aio_reap(&a, true, on_done, &rp);
+	cr_assert_eq(rp.n, 7);
+	cr_assert_eq(rp.bad, 0, "%u requests did not get their whole length", rp.bad);
+	for (unsigned int i = 0; i < 6; i++)
+		expect_pat(mem + i * 4096, offs[i], 4096);
+	blk_aio_fini(&a);
+	free(mem);
+}
+
+struct shares {
+	int64_t res[8];
+	unsigned int n;
+};
+
+static void on_share(void *opaque, struct blk_aio_slot *s, int64_t res)
+{
+	struct shares *sh = opaque;
+
+	(void)s;
+	sh->res[sh->n++] = res;
+}
+
+/* A merged I/O that fell short or failed: each request gets its share. */
+Test(blk_aio, merge_short_or_failed)
+{
+	static const struct {
+		int64_t res, want[3];
+	} cases[] = {
+		{ 12288, { 4096, 4096, 4096 } },
+		{ 6144, { 4096, 2048, 0 } },
+		{ 0, { 0, 0, 0 } },
+		{ -EIO, { -EIO, -EIO, -EIO } },
+	};
+	uint8_t *mem = abuf(3 * 4096), st[3];
+
+	open_disk(true, false);
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct blk_aio a;
+		struct shares sh = { .n = 0 };
+
+		cr_assert_eq(blk_aio_init(&a), 0);
+		for (unsigned int i = 0; i < 3; i++)
+			queue_one(&a, (uint64_t)i * 4096, mem + i * 4096, false, st + i);
+		blk_aio_merge(&a);
+		cr_assert_eq(a.nr_pending, 1);
+		cr_assert_eq(a.pending[0]->aio_nbytes, 6, "iovecs of the merged I/O");
+		a.nr_pending = 0; /* completed here, not by the kernel */
+		blk_aio_complete(&a, &a.slots[a.pending[0]->aio_data], cases[k].res, on_share, &sh);
+		cr_assert_eq(sh.n, 3);
+		for (unsigned int i = 0; i < 3; i++)
+			cr_assert_eq(sh.res[i], cases[k].want[i], "case %zu request %u: %lld", k, i,
+				     (long long)sh.res[i]);
+		cr_assert_eq(a.nr_free, BLK_AIO_DEPTH, "slots not given back");
+		blk_aio_fini(&a);
+	}
+	free(mem);
+}
