@@ -600,8 +600,12 @@ void test_vsock_stall(const struct boot_params *bp)
  *   1. host port 8000 reads a little and closes its socket; the guest sends
  *	until the connection ends: "VSOCK out reset after <n> op <op>";
  *   2. a new connection to host port 8001 echoes 64 KiB;
- *   3. "VSOCK listen 1": the host connects to guest port 6001 and closes
- *	mid-stream: "VSOCK in 1 ended after <n> op <op>";
+ *   3. "VSOCK listen 1": the host connects to guest port 6001; the guest
+ *	accepts, prints "VSOCK idle" and halts for 3 s (PIT at 20 Hz) without
+ *	reading, while the host sends more than the guest's credit and
+ *	closes, and connects to guest port 6002 and closes before the guest
+ *	could answer; then the guest takes what came on 6001 until the end:
+ *	"VSOCK in 1 ended after <n> op <op>";
  *   4. "VSOCK listen 2": again, and the host sends 64 KiB and shuts down:
  *	"VSOCK in 2 ended after 65536 op <op>".
  */
@@ -649,11 +653,37 @@ static int send_until_reset(const char *t, struct vs *s, struct vconn *c, uint32
 	}
 }
 
+static volatile unsigned int idle_ticks;
+
+static void idle_tick(struct irq_frame *f)
+{
+	(void)f;
+	idle_ticks++;
+	pic_eoi(0);
+}
+
+/* Halts for about @n 50 ms PIT ticks: a guest that does nothing. */
+static void idle(const char *t, unsigned int n)
+{
+	idt_install(t);
+	idt_set_handler(0x20, idle_tick);
+	pic_init(1 << 0);
+	pit_start(20);
+	idle_ticks = 0;
+	while (idle_ticks < n)
+		sti_hlt();
+	cli();
+	pit_stop();
+	pic_init(0);
+}
+
 /*
  * Waits for the host to connect to guest port @port, takes everything it
  * sends until it ends the connection; returns that op, or -1 (failed).
+ * With @idle_after_accept, the guest idles (see idle()) once it accepted.
  */
-static int accept_drain(const char *t, struct vs *s, uint32_t port, uint32_t *got)
+static int accept_drain(const char *t, struct vs *s, uint32_t port, uint32_t *got,
+			bool idle_after_accept)
 {
 	struct vconn *c = &s->c[0];
 	unsigned int quiet = 0;
@@ -685,6 +715,10 @@ static int accept_drain(const char *t, struct vs *s, uint32_t port, uint32_t *go
 			if (tx_send(s, c, VIRTIO_VSOCK_OP_RESPONSE, 0, NULL, 0, -1)) {
 				fail(t, "RESPONSE: %s", virtio_err);
 				return -1;
+			}
+			if (idle_after_accept) {
+				printf("VSOCK idle\n");
+				idle(t, 60);
 			}
 			continue;
 		}
@@ -729,7 +763,7 @@ void test_vsock_reset(const struct boot_params *bp)
 	printf("VSOCK echo 65536 ok\n");
 	for (unsigned int round = 1; round <= 2; round++) {
 		printf("VSOCK listen %u\n", round);
-		if ((op = accept_drain(t, s, 6001, &n)) < 0)
+		if ((op = accept_drain(t, s, 6001, &n, round == 1)) < 0)
 			return;
 		printf("VSOCK in %u ended after %u op %d\n", round, n, op);
 	}

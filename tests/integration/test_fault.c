@@ -251,6 +251,17 @@ static double tree_cpu(pid_t pid)
 	return t;
 }
 
+/* CPU seconds cvm and its devices use in one second (the wall time in *@secs). */
+static double busy_cpu(pid_t pid, double *secs)
+{
+	double t0 = fault_now(), cpu0 = tree_cpu(pid), cpu1;
+
+	usleep(1000000);
+	cpu1 = tree_cpu(pid);
+	*secs = fault_now() - t0;
+	return cpu1 - cpu0;
+}
+
 Test(fault, tap_gone)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(7777) };
@@ -263,7 +274,7 @@ Test(fault, tap_gone)
 	struct pollfd pfd;
 	struct runner_result r;
 	struct fproc p;
-	double cpu0, cpu1, t0, t1;
+	double cpu, secs, t0;
 	int one = 1, s, fd;
 
 	require_root("TAP devices and network namespaces");
@@ -309,17 +320,12 @@ Test(fault, tap_gone)
 	if (fproc_wait(&p, "NET GONE idle\n", 30)) {
 		/* The guest halts; a device that spins on the dead TAP would show here. */
 		fproc_pump(&p, 100);
-		t0 = fault_now();
-		cpu0 = tree_cpu(p.pid);
-		usleep(1000000);
-		cpu1 = tree_cpu(p.pid);
-		t1 = fault_now();
-		cr_log_info("tap_gone: cvm and its devices used %.3f s CPU in %.3f s", cpu1 - cpu0,
-			    t1 - t0);
-		cr_assert_lt(cpu1 - cpu0, 0.2 * (t1 - t0),
+		cpu = busy_cpu(p.pid, &secs);
+		cr_log_info("tap_gone: cvm and its devices used %.3f s CPU in %.3f s", cpu, secs);
+		cr_assert_lt(cpu, 0.2 * secs,
 			     "cvm used %.3f s of CPU in %.3f s with the TAP gone and the guest "
 			     "halted",
-			     cpu1 - cpu0, t1 - t0);
+			     cpu, secs);
 		kill(p.pid, SIGTERM);
 	}
 	fproc_finish(&p, &r, 20);
@@ -403,20 +409,32 @@ static void peer_stop(struct peer *s)
 	close(s->lfd);
 }
 
-/* Connects to guest port 6001 through @uds; the socket, or -1 with @why. */
-static int connect_guest(const char *uds, char *why, size_t whylen)
+/* Asks for guest port @port through @uds; the socket, or -1 with @why. */
+static int connect_line(const char *uds, int port, char *why, size_t whylen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char line[64];
-	size_t ll = 0;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", uds);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		snprintf(why, whylen, "connect %s: %s", uds, strerror(errno));
-		goto fail;
+		if (fd >= 0)
+			close(fd);
+		return -1;
 	}
-	dprintf(fd, "CONNECT 6001\n");
+	dprintf(fd, "CONNECT %d\n", port);
+	return fd;
+}
+
+/* Connects to guest port 6001 through @uds; the socket, or -1 with @why. */
+static int connect_guest(const char *uds, char *why, size_t whylen)
+{
+	char line[64];
+	size_t ll = 0;
+	int fd = connect_line(uds, 6001, why, whylen);
+
+	if (fd < 0)
+		return -1;
 	while (ll < sizeof(line) - 1 && (!ll || line[ll - 1] != '\n')) {
 		if (wait_fd(fd, POLLIN, 10000) <= 0 || read(fd, line + ll, 1) != 1)
 			break;
@@ -434,14 +452,14 @@ fail:
 	return -1;
 }
 
-/* Sends @total bytes (blocking, bounded); returns what went. */
-static size_t send_some(int fd, size_t total)
+/* Sends up to @total bytes, until none went for @ms; returns what went. */
+static size_t send_some(int fd, size_t total, int ms)
 {
 	static uint8_t data[16384];
 	size_t sent = 0;
 
 	memset(data, 0x3c, sizeof(data));
-	while (sent < total && wait_fd(fd, POLLOUT, 5000) > 0) {
+	while (sent < total && wait_fd(fd, POLLOUT, ms) > 0) {
 		size_t n = total - sent < sizeof(data) ? total - sent : sizeof(data);
 		ssize_t w = send(fd, data, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 
@@ -459,6 +477,7 @@ Test(fault, vsock_peer_gone)
 	struct peer cut, echo;
 	struct fproc p;
 	size_t sent1 = 0, sent2 = 0;
+	double cpu = -1, secs = 0;
 	int fd;
 
 	REQUIRE_KVM();
@@ -472,17 +491,34 @@ Test(fault, vsock_peer_gone)
 			       CVM_GUEST, NULL };
 
 	fproc_start(&p, args);
-	/* Host -> guest, closed in the middle: 200 KiB is more than the guest's credit. */
+	/*
+	 * Host -> guest, closed in the middle while the guest idles: more than
+	 * its credit (the device holds the rest), and a connection closed
+	 * before the guest could answer its REQUEST. Neither may make the
+	 * device spin on the hung-up socket.
+	 */
 	if (fproc_wait(&p, "VSOCK listen 1\n", 30) &&
 	    (fd = connect_guest(uds, why, sizeof(why))) >= 0) {
-		sent1 = send_some(fd, 200 * 1024);
-		close(fd);
+		if (fproc_wait(&p, "VSOCK idle\n", 10)) {
+			int fd2;
+
+			sent1 = send_some(fd, 1 << 20, 100);
+			close(fd);
+			fd2 = connect_line(uds, 6002, why, sizeof(why));
+			usleep(100000);
+			if (fd2 >= 0)
+				close(fd2);
+			usleep(100000);
+			cpu = busy_cpu(p.pid, &secs);
+		} else {
+			close(fd);
+		}
 	}
 	if (!why[0] && fproc_wait(&p, "VSOCK listen 2\n", 30) &&
 	    (fd = connect_guest(uds, why, sizeof(why))) >= 0) {
 		char b;
 
-		sent2 = send_some(fd, 64 * 1024);
+		sent2 = send_some(fd, 64 * 1024, 5000);
 		shutdown(fd, SHUT_WR);
 		/* The guest answers the SHUTDOWN; then the device closes the socket. */
 		if (wait_fd(fd, POLLIN, 10000) <= 0 || read(fd, &b, 1) != 0)
@@ -494,13 +530,19 @@ Test(fault, vsock_peer_gone)
 	peer_stop(&echo);
 	cr_assert_run(&r, !why[0], "host side: %s", why);
 	assert_passed(&r, "vsock_reset");
-	cr_log_info("vsock_peer_gone: %s; %s", find_line(r.out, "VSOCK out reset"),
-		    find_line(r.out, "VSOCK in 1"));
+	cr_log_info("vsock_peer_gone: %s; %s; host sent %zu; %.3f s CPU in %.3f s while idle",
+		    find_line(r.out, "VSOCK out reset"), find_line(r.out, "VSOCK in 1"), sent1, cpu,
+		    secs);
 	cr_assert_run(&r, cut.got == PEER_READ, "port 8000 got %llu bytes",
 		      (unsigned long long)cut.got);
 	cr_assert_run(&r, echo.got == 64 * 1024 && !echo.err[0], "port 8001 echoed %llu bytes %s",
 		      (unsigned long long)echo.got, echo.err);
-	cr_assert_eq(sent1, 200 * 1024);
+	cr_assert_run(&r, cpu >= 0, "no CPU time measured");
+	cr_assert_run(&r, cpu < 0.2 * secs,
+		      "cvm used %.3f s of CPU in %.3f s while the guest idled and the host "
+		      "sockets were closed",
+		      cpu, secs);
+	cr_assert_run(&r, sent1 > 128 * 1024, "the host sent only %zu bytes on port 6001", sent1);
 	cr_assert_eq(sent2, 64 * 1024);
 	snprintf(want, sizeof(want), "VSOCK in 2 ended after %zu op 4\n", sent2);
 	cr_assert_run(&r, strstr(r.out, want), "no '%s'", want);
