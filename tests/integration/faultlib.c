@@ -168,7 +168,7 @@ void fproc_cleanup(void)
 	}
 }
 
-/* Field @n (1-based, as in proc(5)) of /proc/@pid/stat, after the name; NULL-safe copy. */
+/* State, parent, user and system ticks of @pid from /proc/@pid/stat; false if it is gone. */
 static bool stat_fields(pid_t pid, char *state, unsigned long long *utime,
 			unsigned long long *stime, int *ppid)
 {
