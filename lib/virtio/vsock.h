@@ -58,7 +58,7 @@ struct vsock_conn {
 	int fd;
 	uint32_t local_port; /* the host's port */
 	uint32_t peer_port;  /* the guest's port */
-	uint32_t watched;    /* epoll events currently asked for */
+	uint32_t watched;    /* epoll events asked for; UINT32_MAX: not in the set */
 	/* Guest -> host. */
 	uint32_t rx_cnt;       /* payload bytes received from the guest */
 	uint32_t fwd_cnt;      /* of which written to the socket */

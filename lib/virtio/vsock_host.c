@@ -101,8 +101,18 @@ void conn_watch(struct vsock_dev *v, struct vsock_conn *c)
 		if (c->wlen)
 			ev |= EPOLLOUT;
 	}
-	if (ev == c->watched)
+	if (ev == c->watched || (!ev && c->watched == UINT32_MAX))
 		return;
+	/*
+	 * Nothing to wait for: out of the epoll set, not in it with no events,
+	 * where a peer's hang-up (EPOLLHUP, reported whatever was asked) would
+	 * wake the worker again and again until the guest moves.
+	 */
+	if (!ev) {
+		virtio_pci_unwatch_fd(&v->vp, c->fd);
+		c->watched = UINT32_MAX;
+		return;
+	}
 	if (virtio_pci_watch_fd(&v->vp, c->fd, ev, conn_tag(v, c))) {
 		log_warn(v->vp.log, "%s: cannot watch a connection: %s", v->name, strerror(errno));
 		conn_close(v, c, true);

@@ -164,12 +164,19 @@ void test_blk_indirect(const struct boot_params *bp);
 void test_blk_discard(const struct boot_params *bp);
 void test_blk_discard_ro(const struct boot_params *bp);
 void test_blk_deep(const struct boot_params *bp);
+/* t_fault.c: virtio-blk under host-side faults */
+void test_fault_fill(const struct boot_params *bp);
+void test_fault_eio(const struct boot_params *bp);
+void test_fault_flushed(const struct boot_params *bp);
+/* Writes, flushes and reads back sector 1 of vda; 0, or -1 with FAIL @t printed. */
+int fault_blk_check(const char *t);
 /* t_ticks.c */
 void test_ticks(const struct boot_params *bp);
 /* t_vsock.c */
 void test_vsock_echo_out(const struct boot_params *bp);
 void test_vsock_echo_in(const struct boot_params *bp);
 void test_vsock_stall(const struct boot_params *bp);
+void test_vsock_reset(const struct boot_params *bp);
 /* t_rng.c */
 void test_rng(const struct boot_params *bp);
 void test_rng_absent(const struct boot_params *bp);
@@ -183,6 +190,7 @@ void test_net(const struct boot_params *bp);
 void test_net_tso(const struct boot_params *bp);
 void test_net_mrg(const struct boot_params *bp);
 void test_net_link(const struct boot_params *bp);
+void test_net_gone(const struct boot_params *bp);
 void test_net_bench(const struct boot_params *bp);
 /* t_bench.c (user.h: ring 3) */
 void test_bench_exit(const struct boot_params *bp);

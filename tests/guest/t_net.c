@@ -536,3 +536,43 @@ void test_net_link(const struct boot_params *bp)
 	}
 	fail(t, "the link stayed up");
 }
+
+/*
+ * net_gone: as net_link, then, with the TAP gone: sends a frame (dropped),
+ * checks that the disk (vda) still reads and writes, prints "NET GONE
+ * idle", passes and halts with interrupts off, so that the host can
+ * measure what cvm burns with a dead TAP, and stop it.
+ */
+void test_net_gone(const struct boot_params *bp)
+{
+	const char *t = "net_gone";
+	unsigned int off = offsetof(struct virtio_net_config, status);
+
+	(void)bp;
+	if (net_open(t, &nt, 0, RX_BUF))
+		return;
+	if (!vdev_has(&nt.d, VIRTIO_NET_F_STATUS)) {
+		fail(t, "STATUS not offered");
+		return;
+	}
+	printf("NET LINK up\n");
+	if (arp_resolve(t, &nt) || udp_hello(t, &nt, "delete the tap"))
+		return;
+	for (int i = 0;; i++) {
+		if (!(vdev_cfg16(&nt.d, off) & VIRTIO_NET_S_LINK_UP))
+			break;
+		if (i == 1000) {
+			fail(t, "the link stayed up");
+			return;
+		}
+		delay_loops(20000);
+	}
+	printf("NET LINK down\n");
+	if (udp_hello(t, &nt, "into the void") || fault_blk_check(t))
+		return;
+	printf("NET GONE idle\n");
+	pass(t);
+	cli();
+	for (;;)
+		__asm__ volatile("hlt");
+}

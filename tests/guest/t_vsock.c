@@ -593,3 +593,179 @@ void test_vsock_stall(const struct boot_params *bp)
 	printf("VSOCK stall B echoed 65536 bytes\n");
 	pass(t);
 }
+
+/*
+ * vsock_reset: host peers that go away mid-stream (the host half is
+ * tests/integration/test_fault.c):
+ *   1. host port 8000 reads a little and closes its socket; the guest sends
+ *	until the connection ends: "VSOCK out reset after <n> op <op>";
+ *   2. a new connection to host port 8001 echoes 64 KiB;
+ *   3. "VSOCK listen 1": the host connects to guest port 6001; the guest
+ *	accepts, prints "VSOCK idle" and halts for 3 s (PIT at 20 Hz) without
+ *	reading, while the host sends more than the guest's credit and
+ *	closes, and connects to guest port 6002 and closes before the guest
+ *	could answer; then the guest takes what came on 6001 until the end:
+ *	"VSOCK in 1 ended after <n> op <op>";
+ *   4. "VSOCK listen 2": again, and the host sends 64 KiB and shuts down:
+ *	"VSOCK in 2 ended after 65536 op <op>".
+ */
+
+/* The connection ended: RST, or SHUTDOWN answered with our own SHUTDOWN. */
+static void vs_ended(struct vs *s, struct vconn *c, uint16_t op)
+{
+	if (op == VIRTIO_VSOCK_OP_SHUTDOWN)
+		vs_close(s, c);
+	c->used = c->open = false;
+}
+
+/* Sends until the peer ends @c; returns the op that ended it, or -1 (failed). */
+static int send_until_reset(const char *t, struct vs *s, struct vconn *c, uint32_t *sentp)
+{
+	const uint8_t *sp = (const uint8_t *)src;
+	uint32_t sent = 0;
+	char why[160];
+
+	for (;;) {
+		struct virtio_vsock_hdr *h;
+		struct vconn *pc;
+		unsigned int idx;
+		uint16_t op;
+
+		while (credit(c) && tx_slot_free(s) && sent < 16 * VS_TOTAL) {
+			uint32_t n = credit(c) < VS_CHUNK ? credit(c) : VS_CHUNK;
+
+			if (tx_send(s, c, VIRTIO_VSOCK_OP_RW, 0, sp + sent % VS_TOTAL, n, -1)) {
+				fail(t, "send at %u: %s", sent, virtio_err);
+				return -1;
+			}
+			sent += n;
+		}
+		*sentp = sent;
+		if (vs_recv(s, VS_POLLS, &idx, &h, &pc, why, sizeof(why))) {
+			fail(t, "sent %u bytes (credit %u) and the host's close never came: %s",
+			     sent, credit(c), why);
+			return -1;
+		}
+		op = h->op;
+		vs_default(s, idx, h, pc, why, sizeof(why));
+		if (pc == c && (op == VIRTIO_VSOCK_OP_RST || op == VIRTIO_VSOCK_OP_SHUTDOWN))
+			return op;
+	}
+}
+
+static volatile unsigned int idle_ticks;
+
+static void idle_tick(struct irq_frame *f)
+{
+	(void)f;
+	idle_ticks++;
+	pic_eoi(0);
+}
+
+/* Halts for about @n 50 ms PIT ticks: a guest that does nothing. */
+static void idle(const char *t, unsigned int n)
+{
+	idt_install(t);
+	idt_set_handler(0x20, idle_tick);
+	pic_init(1 << 0);
+	pit_start(20);
+	idle_ticks = 0;
+	while (idle_ticks < n)
+		sti_hlt();
+	cli();
+	pit_stop();
+	pic_init(0);
+}
+
+/*
+ * Waits for the host to connect to guest port @port, takes everything it
+ * sends until it ends the connection; returns that op, or -1 (failed).
+ * With @idle_after_accept, the guest idles (see idle()) once it accepted.
+ */
+static int accept_drain(const char *t, struct vs *s, uint32_t port, uint32_t *got,
+			bool idle_after_accept)
+{
+	struct vconn *c = &s->c[0];
+	unsigned int quiet = 0;
+	char why[160];
+
+	*got = 0;
+	for (;;) {
+		struct virtio_vsock_hdr *h;
+		struct vconn *pc;
+		unsigned int idx;
+		uint16_t op;
+
+		if (vs_recv(s, VS_POLLS, &idx, &h, &pc, why, sizeof(why))) {
+			if (++quiet < 10)
+				continue;
+			fail(t, "port %u: got %u bytes, then: %s", port, *got, why);
+			return -1;
+		}
+		quiet = 0;
+		op = h->op;
+		if (!c->used && op == VIRTIO_VSOCK_OP_REQUEST && h->dst_port == port) {
+			*c = (struct vconn){ .used = true,
+					     .open = true,
+					     .lport = h->dst_port,
+					     .pport = h->src_port,
+					     .peer_buf_alloc = h->buf_alloc,
+					     .peer_fwd_cnt = h->fwd_cnt };
+			rx_post(s, idx);
+			if (tx_send(s, c, VIRTIO_VSOCK_OP_RESPONSE, 0, NULL, 0, -1)) {
+				fail(t, "RESPONSE: %s", virtio_err);
+				return -1;
+			}
+			if (idle_after_accept) {
+				printf("VSOCK idle\n");
+				idle(t, 60);
+			}
+			continue;
+		}
+		if (pc == c && op == VIRTIO_VSOCK_OP_RW) {
+			*got += h->len;
+			rx_post(s, idx);
+			if (consumed(s, c, h->len)) {
+				fail(t, "credit update: %s", virtio_err);
+				return -1;
+			}
+			continue;
+		}
+		vs_default(s, idx, h, pc, why, sizeof(why));
+		if (pc == c && (op == VIRTIO_VSOCK_OP_RST || op == VIRTIO_VSOCK_OP_SHUTDOWN)) {
+			vs_ended(s, c, op);
+			return op;
+		}
+	}
+}
+
+void test_vsock_reset(const struct boot_params *bp)
+{
+	const char *t = "vsock_reset";
+	struct vs *s = &vs0;
+	struct vconn *c;
+	uint32_t n;
+	int op;
+
+	(void)bp;
+	vs_fill(src, VS_TOTAL / 8, 1);
+	if (vs_open(t, s))
+		return;
+	c = vs_connect(t, s, 1040, 8000);
+	if (!c || (op = send_until_reset(t, s, c, &n)) < 0)
+		return;
+	printf("VSOCK out reset after %u op %d\n", n, op);
+	vs_ended(s, c, (uint16_t)op);
+	c = vs_connect(t, s, 1041, 8001);
+	if (!c || echo_out(t, s, c, 64 * 1024))
+		return;
+	vs_close(s, c);
+	printf("VSOCK echo 65536 ok\n");
+	for (unsigned int round = 1; round <= 2; round++) {
+		printf("VSOCK listen %u\n", round);
+		if ((op = accept_drain(t, s, 6001, &n, round == 1)) < 0)
+			return;
+		printf("VSOCK in %u ended after %u op %d\n", round, n, op);
+	}
+	pass(t);
+}
