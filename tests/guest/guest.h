@@ -200,6 +200,7 @@ void test_evil_regs(const struct boot_params *bp);
 void test_evil_msix(const struct boot_params *bp);
 void test_evil_reset(const struct boot_params *bp);
 void test_evil_ports(const struct boot_params *bp);
-void test_evil_mmio(const struct boot_params *bp);
+void test_evil_mmio_lo(const struct boot_params *bp);
+void test_evil_mmio_hi(const struct boot_params *bp);
 
 #endif

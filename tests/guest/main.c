@@ -69,7 +69,8 @@ static const struct guest_test tests[] = {
 	{ "evil_msix", test_evil_msix },
 	{ "evil_reset", test_evil_reset },
 	{ "evil_ports", test_evil_ports },
-	{ "evil_mmio", test_evil_mmio },
+	{ "evil_mmio_lo", test_evil_mmio_lo },
+	{ "evil_mmio_hi", test_evil_mmio_hi },
 };
 
 const char *cmdline(const struct boot_params *bp)
