@@ -20,8 +20,8 @@
 #define EV_SECTOR 512
 #define EV_BIG_BASE (64ULL << 20)
 #define EV_BIG_LEN (160u << 20)
-#define EV_BIG_N 28 /* 28 * 160 MiB > 4 GiB */
-#define EV_USE_SECTOR 64 /* written with ev_byte() by every blk use check */
+#define EV_BIG_N 28	    /* 28 * 160 MiB > 4 GiB */
+#define EV_USE_SECTOR 64    /* written with ev_byte() by every blk use check */
 #define EV_RESET_SECTOR 256 /* t_evil_reset.c writes sectors 256..511 */
 #define EV_MAXQ 3
 

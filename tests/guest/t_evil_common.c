@@ -250,8 +250,8 @@ static int use_blk(const char *t, struct edev *e, const char *what)
 		return -1;
 	for (unsigned int i = 0; i < EV_SECTOR; i++) {
 		if (st != VIRTIO_BLK_S_OK || blk_buf[i] != ev_byte(EV_USE_SECTOR, i)) {
-			fail(t, "%s: %s: read back status 0x%x, byte %u 0x%02x", e->name, what,
-			     st, i, blk_buf[i]);
+			fail(t, "%s: %s: read back status 0x%x, byte %u 0x%02x", e->name, what, st,
+			     i, blk_buf[i]);
 			return -1;
 		}
 	}

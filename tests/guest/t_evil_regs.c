@@ -234,8 +234,7 @@ static int bad_rings(const char *t, struct edev *e)
 		wr16(e, CC(queue_enable), 1);
 		mmio_write8(e->d.common + CC(device_status),
 			    vdev_status(&e->d) | VIRTIO_CONFIG_S_DRIVER_OK);
-		if (ev_broken(t, e, cases[i].what) || ev_open(t, e) ||
-		    ev_use(t, e, cases[i].what))
+		if (ev_broken(t, e, cases[i].what) || ev_open(t, e) || ev_use(t, e, cases[i].what))
 			return -1;
 	}
 	return 0;
@@ -262,7 +261,8 @@ static int bad_vectors(const char *t, struct edev *e)
 		c = rd16(e, CC(msix_config));
 		q = rd16(e, CC(queue_msix_vector));
 		if (c != VIRTIO_MSI_NO_VECTOR || q != VIRTIO_MSI_NO_VECTOR) {
-			fail(t, "%s: vector %u of a %u-entry table reads back config 0x%x queue 0x%x",
+			fail(t,
+			     "%s: vector %u of a %u-entry table reads back config 0x%x queue 0x%x",
 			     e->name, bad[i], nvec, c, q);
 			return -1;
 		}
@@ -363,8 +363,8 @@ static int msix_table_abuse(const char *t, struct edev *e)
 		for (unsigned int w = 0; w < 4; w++) {
 			entry_write(d, i, w, 0xfee00000u | i);
 			if (mmio_read32(d->msix_table + 16 * i + 4 * w) != 0xffffffffu) {
-				fail(t, "MSI-X entry %u (of %u) word %u reads back", i, d->msix_size,
-				     w);
+				fail(t, "MSI-X entry %u (of %u) word %u reads back", i,
+				     d->msix_size, w);
 				return -1;
 			}
 		}

@@ -81,8 +81,8 @@ static void put(struct deep *q, unsigned int i, uint32_t type, uint64_t sector)
 
 	hdrs[i] = (struct virtio_blk_outhdr){ .type = type, .sector = sector };
 	status[i] = 0xee;
-	tables[i][0] = (struct vring_desc){ (uintptr_t)&hdrs[i], sizeof(hdrs[i]),
-					    VRING_DESC_F_NEXT, 1 };
+	tables[i][0] =
+		(struct vring_desc){ (uintptr_t)&hdrs[i], sizeof(hdrs[i]), VRING_DESC_F_NEXT, 1 };
 	tables[i][1] = (struct vring_desc){ (uintptr_t)data[i], EV_SECTOR,
 					    (uint16_t)(VRING_DESC_F_NEXT | fl), 2 };
 	tables[i][2] = (struct vring_desc){ (uintptr_t)&status[i], 1, VRING_DESC_F_WRITE, 0 };
@@ -201,8 +201,7 @@ void test_evil_reset(const struct boot_params *bp)
 	q.avail_idx++;
 	kick(&q);
 	if (ev_broken(t, &blk, "reads in flight and a loop") ||
-	    reset_quiet(t, &q, "broken with reads in flight") ||
-	    ev_use(t, &rng, "after a reset"))
+	    reset_quiet(t, &q, "broken with reads in flight") || ev_use(t, &rng, "after a reset"))
 		return;
 	printf("EVIL virtio-blk broken with %u reads in flight: ok\n", n - 1);
 

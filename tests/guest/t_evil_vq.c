@@ -31,8 +31,8 @@ struct ectx {
 	uint8_t *buf; /* 64 bytes of scratch in the queue's own page */
 };
 
-static void dset(struct vring_desc *t, unsigned int i, uint64_t addr, uint32_t len,
-		 uint16_t flags, uint16_t next)
+static void dset(struct vring_desc *t, unsigned int i, uint64_t addr, uint32_t len, uint16_t flags,
+		 uint16_t next)
 {
 	t[i] = (struct vring_desc){ .addr = addr, .len = len, .flags = flags, .next = next };
 }
