@@ -199,5 +199,16 @@ void test_bench_exit_r0(const struct boot_params *bp);
 void test_user_mode(const struct boot_params *bp);
 /* t_bench_blk.c: the guest half of bench/blk.c (ring 3, user.h) */
 void test_bench_blk(const struct boot_params *bp);
+/* t_evil_*.c: the malicious-guest suite (t_evil.h) */
+void test_evil_vq_blk(const struct boot_params *bp);
+void test_evil_vq_rng(const struct boot_params *bp);
+void test_evil_vq_vsock(const struct boot_params *bp);
+void test_evil_vq_net(const struct boot_params *bp);
+void test_evil_regs(const struct boot_params *bp);
+void test_evil_msix(const struct boot_params *bp);
+void test_evil_reset(const struct boot_params *bp);
+void test_evil_ports(const struct boot_params *bp);
+void test_evil_mmio_lo(const struct boot_params *bp);
+void test_evil_mmio_hi(const struct boot_params *bp);
 
 #endif

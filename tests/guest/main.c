@@ -66,6 +66,16 @@ static const struct guest_test tests[] = {
 	{ "bench_exit_r0", test_bench_exit_r0 },
 	{ "bench_blk", test_bench_blk },
 	{ "user_mode", test_user_mode },
+	{ "evil_vq_blk", test_evil_vq_blk },
+	{ "evil_vq_rng", test_evil_vq_rng },
+	{ "evil_vq_vsock", test_evil_vq_vsock },
+	{ "evil_vq_net", test_evil_vq_net },
+	{ "evil_regs", test_evil_regs },
+	{ "evil_msix", test_evil_msix },
+	{ "evil_reset", test_evil_reset },
+	{ "evil_ports", test_evil_ports },
+	{ "evil_mmio_lo", test_evil_mmio_lo },
+	{ "evil_mmio_hi", test_evil_mmio_hi },
 };
 
 const char *cmdline(const struct boot_params *bp)
