@@ -283,7 +283,8 @@ int cvm_virtq_pop(cvm_device *d, unsigned int q, cvm_virtq_chain **out)
 		return vq_has_work(vq) ? -ENOBUFS : 0;
 	rc = vq_pop(vq, &pc->c, &err);
 	if (rc < 0) {
-		cvm_device_log(d, CVM_LOG_WARN, "queue %u: %s", q, err.msg);
+		if (log_ratelimit_ok(&d->vp.guest_rl, d->vp.log, d->vp.cfg.name))
+			cvm_device_log(d, CVM_LOG_WARN, "queue %u: %s", q, err.msg);
 		return -EPROTO;
 	}
 	if (rc == 0)

@@ -99,7 +99,7 @@ static int blk_serve(struct blk_dev *b, unsigned int qi)
 			b->served |= 1u << qi;
 		}
 		if (rc < 0) {
-			log_warn(b->vp.log, "%s: queue %u: %s", b->name, qi, err.msg);
+			vp_warn_guest(&b->vp, "%s: queue %u: %s", b->name, qi, err.msg);
 			goto out;
 		}
 		vq_enable_notify(q);

@@ -251,7 +251,7 @@ static int net_rx_deliver(struct net_dev *n, struct virtq *q)
 	rc = vq_pop(q, &n->chain0, &err);
 	if (rc <= 0) {
 		if (rc < 0)
-			log_warn(n->vp.log, "%s: rx queue: %s", n->name, err.msg);
+			vp_warn_guest(&n->vp, "%s: rx queue: %s", n->name, err.msg);
 		return rc < 0 ? -EPROTO : 0;
 	}
 	if (n->chain0.in_len < NET_HDR_LEN || (!mrg && n->chain0.in_len < len)) {
@@ -280,7 +280,7 @@ static int net_rx_deliver(struct net_dev *n, struct virtq *q)
 		if (rc <= 0) {
 			vq_unpop(q, nb);
 			if (rc < 0)
-				log_warn(n->vp.log, "%s: rx queue: %s", n->name, err.msg);
+				vp_warn_guest(&n->vp, "%s: rx queue: %s", n->name, err.msg);
 			return rc < 0 ? -EPROTO : 0;
 		}
 		got = vq_copy_to(&n->chain, 0, n->rxbuf + copied, len - copied);
@@ -436,7 +436,7 @@ static int net_tx(struct net_dev *n, struct virtio_pci *vp)
 			done++;
 		}
 		if (rc < 0) {
-			log_warn(vp->log, "%s: tx queue: %s", n->name, err.msg);
+			vp_warn_guest(vp, "%s: tx queue: %s", n->name, err.msg);
 			goto out;
 		}
 		vq_enable_notify(q);

@@ -171,6 +171,8 @@ struct virtio_pci {
 	uint16_t msix_config, queue_sel;
 	uint8_t status, isr, config_gen;
 	bool live; /* DRIVER_OK and not broken */
+	/* Warnings the guest causes (broken queues): rate-limited, see vp_warn_guest(). */
+	struct log_ratelimit guest_rl;
 	struct vp_queue q[VIRTIO_PCI_MAX_QUEUES];
 	int ep_fd, stop_efd;
 	pthread_t worker;
@@ -203,6 +205,9 @@ void virtio_pci_destroy(struct virtio_pci *vp);
 struct virtq *virtio_pci_queue(struct virtio_pci *vp, unsigned int q);
 /* After pushing used buffers: interrupt the guest if the ring asks for it. */
 void virtio_pci_queue_done(struct virtio_pci *vp, unsigned int q);
+
+/* A warning the guest can cause at will (a malformed queue): rate-limited. */
+#define vp_warn_guest(vp, ...) log_warn_rl(&(vp)->guest_rl, (vp)->log, (vp)->cfg.name, __VA_ARGS__)
 
 /*
  * virtio_pci_watch_fd() - serve @fd (a TAP, a socket...) on the device's

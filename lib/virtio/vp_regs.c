@@ -61,7 +61,7 @@ void vp_interrupt(struct virtio_pci *vp, int q)
 /* The guest broke the device: stop using it until it resets (the lock is held). */
 void vp_mark_broken(struct virtio_pci *vp, const char *why)
 {
-	log_warn(vp->log, "%s: %s; the device needs a reset", vp->cfg.name, why);
+	vp_warn_guest(vp, "%s: %s; the device needs a reset", vp->cfg.name, why);
 	vp->live = false;
 	vp->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	vp->config_gen++;

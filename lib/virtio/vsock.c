@@ -251,7 +251,7 @@ int vsock_process_tx(struct vsock_dev *v, struct virtq *q, bool *rx_work)
 			done++;
 		}
 		if (rc < 0) {
-			log_warn(v->vp.log, "%s: tx queue: %s", v->name, err.msg);
+			vp_warn_guest(&v->vp, "%s: tx queue: %s", v->name, err.msg);
 			return rc;
 		}
 		vq_enable_notify(q);
@@ -389,7 +389,7 @@ int vsock_fill_rx(struct vsock_dev *v, struct virtq *q, unsigned int *pushed)
 				return 0; /* nothing could be sent: leave the buffers there */
 			rc = vq_pop(q, &v->rx_chain, &err);
 			if (rc < 0) {
-				log_warn(v->vp.log, "%s: rx queue: %s", v->name, err.msg);
+				vp_warn_guest(&v->vp, "%s: rx queue: %s", v->name, err.msg);
 				return rc;
 			}
 			if (rc == 0)

@@ -90,6 +90,33 @@ static void check_disk(const struct runner_result *r, const char *path, uint64_t
 }
 
 /*
+ * A guest that breaks and resets its devices in a loop must not flood the
+ * host's log: per device, at most 10 warnings per 5 s (util/log.h), so at
+ * most 10 per window the run lasted, plus the "suppressed" reports.
+ */
+static void check_warning_flood(const struct runner_result *r)
+{
+	static const char *const devs[] = { "virtio-blk vda", "virtio-blk vdb", "virtio-rng",
+					    "virtio-vsock", "virtio-net" };
+	unsigned int windows = (unsigned int)(r->secs / 5.0) + 1;
+
+	for (size_t d = 0; d < sizeof(devs) / sizeof(devs[0]); d++) {
+		unsigned int n = 0;
+
+		for (const char *p = r->err; (p = strstr(p, devs[d])) != NULL; p++) {
+			const char *eol = strchr(p, '\n');
+			size_t len = eol ? (size_t)(eol - p) : strlen(p);
+
+			if (memmem(p, len, "suppressed", 10) == NULL)
+				n++;
+		}
+		cr_assert_run(r, n <= 10 * windows,
+			      "%u warnings about %s in %.1f s: the guest can flood the log", n,
+			      devs[d], r->secs);
+	}
+}
+
+/*
  * Runs guest test @test with -m 256, vda (@a_opts appended to its path), vdb
  * and vsock; then checks the run and both disks: vda sectors [@lo, @hi) and
  * (@use_sector) USE_SECTOR were written by the guest.
@@ -115,6 +142,7 @@ static void evil_run(const char *test, const char *a_opts, const char *const *mo
 	extra[n] = NULL;
 	runner_guest(&r, &o, test, extra);
 	runner_assert_passed(&r, test);
+	check_warning_flood(&r);
 	check_disk(&r, a, lo, hi, use_sector);
 	check_disk(&r, b, 0, 0, false);
 	runner_free(&r);
