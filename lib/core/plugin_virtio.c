@@ -65,8 +65,11 @@ static int plug_queue_notify(void *opaque, struct virtio_pci *vp, unsigned int q
 		int rc = d->vops.queue_notify(d, d->opaque, q);
 
 		if (rc < 0) {
-			cvm_device_log(d, CVM_LOG_WARN, "queue %u: the device returned %d (%s)", q,
-				       rc, strerror(-rc));
+			/* Mostly the guest's doing (-EPROTO from a malformed queue). */
+			if (log_ratelimit_ok(&vp->guest_rl, vp->log, vp->cfg.name))
+				cvm_device_log(d, CVM_LOG_WARN,
+					       "queue %u: the device returned %d (%s)", q, rc,
+					       strerror(-rc));
 			return rc;
 		}
 		vq_enable_notify(vq);
