@@ -73,6 +73,20 @@ static void check_headers(const uint8_t *p, size_t len, uint64_t features)
 	}
 }
 
+/* What the device sent to the TAP (all of it: nothing is left for the next input). */
+static void drain_tx(uint64_t features)
+{
+	ssize_t r;
+
+	while ((r = recv(peer, frame, sizeof(frame), MSG_TRUNC)) >= 0) {
+		FZ_CHECK(r >= NET_HDR_LEN + 14 && r <= NET_HDR_LEN + NET_MAX_FRAME,
+			 "a %zd-byte frame went to the TAP", r);
+		FZ_CHECK(net_tx_hdr_check((const struct virtio_net_hdr_v1 *)frame, features,
+					  (uint64_t)r - NET_HDR_LEN) == 0,
+			 "a frame with a bad header went to the TAP");
+	}
+}
+
 static const char *next_string(struct fz *f)
 {
 	const uint8_t *nul = memchr(f->p, 0, f->n);
@@ -92,7 +106,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct virtio_dev_ops *ops;
 	struct virtq txq, rxq;
 	unsigned int nr;
-	ssize_t r;
 
 	if (!net)
 		setup();
@@ -109,13 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	net->vp.live = true;
 	ops->activate(net, features);
 	FZ_CHECK(ops->queue_notify(net, &net->vp, NET_TXQ) >= -EPROTO, "tx");
-	while ((r = recv(peer, frame, sizeof(frame), MSG_TRUNC)) >= 0) {
-		FZ_CHECK(r >= NET_HDR_LEN + 14 && r <= NET_HDR_LEN + NET_MAX_FRAME,
-			 "a %zd-byte frame went to the TAP", r);
-		FZ_CHECK(net_tx_hdr_check((const struct virtio_net_hdr_v1 *)frame, features,
-					  (uint64_t)r - NET_HDR_LEN) == 0,
-			 "a frame with a bad header went to the TAP");
-	}
+	drain_tx(features);
 
 	nr = fz_u8(&f) % MAX_FRAMES;
 	for (unsigned int i = 0; i < nr; i++) {
@@ -129,6 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(ops->queue_notify(net, &net->vp, NET_RXQ) >= -EPROTO, "rx");
 	/* The worker's wake-up for the TAP fd (never EPOLLERR: that kills the TAP for good). */
 	FZ_CHECK(ops->fd_event(net, &net->vp, 0, EPOLLIN | EPOLLOUT) >= -EPROTO, "fd_event");
+	drain_tx(features);
 	/* Frames not delivered: gone before the next input. */
 	while (recv(net->tap.fd, frame, sizeof(frame), 0) >= 0)
 		;
