@@ -46,6 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (memfd < 0) {
 		FZ_CHECK(gmem_create(&ram, RAM, &err) == 0, "gmem_create: %s", err.msg);
+		fz_guard(ram.base, RAM);
 		memfd = memfd_create("fuzz-kernel", MFD_CLOEXEC);
 		FZ_CHECK(memfd >= 0, "memfd_create");
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -80,6 +81,22 @@ static void fz_log_fn(void *opaque, enum cvm_log_level level, const char *msg)
 
 const struct cvm_logger fz_log = { .level = CVM_LOG_DEBUG, .fn = fz_log_fn };
 
+void fz_guard(const void *base, size_t size)
+{
+	const size_t page = 4096;
+	uint8_t *lo = (uint8_t *)base - page, *hi = (uint8_t *)base + size;
+	void *a =
+		mmap(lo, page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	void *b =
+		mmap(hi, page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	/* Taken already (by a neighbour mapping): then that side has no guard. */
+	if (a != lo && a != MAP_FAILED)
+		munmap(a, page);
+	if (b != hi && b != MAP_FAILED)
+		munmap(b, page);
+}
+
 struct guest_mem *fz_mem(void)
 {
 	static struct guest_mem m;
@@ -89,6 +106,7 @@ struct guest_mem *fz_mem(void)
 	if (!made) {
 		if (gmem_create(&m, FZ_MEM_SIZE, &err))
 			fz_fail(__FILE__, __LINE__, "gmem_create", "%s", err.msg);
+		fz_guard(m.base, FZ_MEM_SIZE);
 		made = true;
 	}
 	return &m;

@@ -42,6 +42,13 @@ size_t fz_bytes(struct fz *f, void *dst, size_t len);
 /* A logger that formats every message, debug ones too, and prints none. */
 extern const struct cvm_logger fz_log;
 
+/*
+ * fz_guard() - inaccessible pages right below and above [@base, +@size)
+ * where the address space is free there: ASan does not watch mmap()ed guest
+ * RAM, so an access just outside it should at least fault.
+ */
+void fz_guard(const void *base, size_t size);
+
 /* Guest RAM of FZ_MEM_SIZE bytes, made once per process and zeroed by fz_vq_build(). */
 #define FZ_MEM_SIZE (1ULL * GMEM_MIB)
 struct guest_mem *fz_mem(void);

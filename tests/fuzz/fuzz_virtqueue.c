@@ -8,7 +8,10 @@
  * Input: the ring (fz_vq_build()), then u8 operations: bit 0 unpop the
  * chain and pop it again (it must be the same), bit 1 push it back with
  * a written length from the next u32, bit 2 enable notifications (else
- * disable), bit 3 ask vq_should_signal().
+ * disable), bit 3 ask vq_should_signal(); bit 7 ends the operations. Then
+ * the driver's queue setup as vq_init() gets it: u16 size, u64 desc, avail
+ * and used addresses, u8 flags; what vq_init() accepts lies in guest RAM and
+ * is popped from (the same memory, seen through other rings).
  */
 #include <errno.h>
 #include <string.h>
@@ -33,6 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint16_t last = q.last_avail, used = q.used_idx;
 		bool work = vq_has_work(&q);
 
+		if (op & 0x80)
+			break;
 		err.msg[0] = 0;
 		rc = vq_pop(&q, &chain, &err);
 		FZ_CHECK(rc == 1 || rc == 0 || rc == -EPROTO, "vq_pop returned %d", rc);
@@ -72,5 +77,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* Heads out of range are refused. */
 	FZ_CHECK(vq_push(&q, q.size, 0) == -EPROTO, "vq_push of head %u accepted", q.size);
+
+	/* Any queue setup the driver may write. */
+	{
+		uint16_t qsize = fz_u16(&f);
+		uint64_t d = fz_u64(&f), a = fz_u64(&f), u = fz_u64(&f);
+		uint8_t fl = fz_u8(&f);
+		const struct guest_mem *m = fz_mem();
+
+		rc = vq_init(&q, m, qsize, d, a, u, fl & 1, fl & 2, &err);
+		FZ_CHECK(rc == 0 || rc == -EINVAL, "vq_init: %d", rc);
+		if (rc) {
+			FZ_CHECK(q.size == 0, "a failed vq_init left a queue of size %u", q.size);
+			FZ_CHECK(vq_pop(&q, &chain, &err) == -EPROTO, "vq_pop on a failed queue");
+			return 0;
+		}
+		FZ_CHECK(qsize && !(qsize & (qsize - 1)) && qsize <= VQ_MAX_SIZE, "size %u", qsize);
+		FZ_CHECK(gmem_ptr(m, d, 16ULL * qsize) && gmem_ptr(m, a, 6 + 2ULL * qsize) &&
+				 gmem_ptr(m, u, 6 + 8ULL * qsize),
+			 "rings outside guest RAM accepted");
+		for (unsigned int i = 0; i < 4 && vq_pop(&q, &chain, &err) == 1; i++) {
+			fz_chain_check(&q, &chain);
+			vq_push(&q, chain.head, (uint32_t)chain.in_len);
+		}
+		vq_enable_notify(&q);
+		(void)vq_should_signal(&q);
+	}
 	return 0;
 }
