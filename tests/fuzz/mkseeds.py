@@ -155,6 +155,39 @@ def vsock_seeds():
     put("vsock", "host_connect", ring(0, [0], [desc(FZ_DATA, 44)], resp) + rx + host)
 
 
+def virtio_pci_seeds():
+    # fuzz_virtio_pci: guest RAM (a ring at FZ_DESC/FZ_AVAIL/FZ_USED), then accesses.
+    d = [desc(FZ_DATA + 0x100, 16, NEXT, 1), desc(FZ_DATA + 0x200, 512, WRITE | NEXT, 2),
+         desc(FZ_DATA + 0x400, 1, WRITE)]
+    r = ring(3, [0], d)
+    # Guest RAM image: avail ring at 0x2000, descriptors at 0x1000 (as fz_vq_build() lays them).
+    ram = bytearray(0x4000)
+    size = 8
+    struct.pack_into("<HH", ram, 0x2000, 0, 1)
+    struct.pack_into("<H", ram, 0x2004, 0)
+    for i, x in enumerate(d):
+        ram[0x1000 + 16 * i:0x1000 + 16 * (i + 1)] = x
+
+    def w(off, width, v):
+        return bytes([1 | {1: 0, 2: 4, 4: 8, 8: 12}[width]]) + struct.pack("<HQ", off, v)
+
+    def rd(off, width):
+        return bytes([{1: 0, 2: 4, 4: 8, 8: 12}[width]]) + struct.pack("<HQ", off, 0)
+
+    def kick(q):
+        return bytes([2]) + struct.pack("<HQ", 0, q)
+
+    ops = w(20, 1, 1) + w(20, 1, 3) + w(8, 4, 1) + w(12, 4, 1) + w(8, 4, 0) + \
+        w(12, 4, (1 << 5) | (1 << 28) | (1 << 29)) + w(20, 1, 0x0B) + rd(20, 1) + \
+        w(22, 2, 0) + w(24, 2, size) + w(26, 2, 1) + w(32, 4, 0x1000) + w(40, 4, 0x2000) + \
+        w(48, 4, 0x3000) + w(28, 2, 1) + w(22, 2, 1) + w(24, 2, 16) + \
+        w(0x4000, 4, 0xFEE00000) + w(0x4008, 4, 0x41) + w(0x400C, 4, 0) + \
+        w(20, 1, 0x0F) + kick(0) + rd(0x1000, 1) + rd(0x2000, 8) + rd(0x5000, 8) + \
+        w(0x2004, 4, 0x12345678) + rd(32, 4) + w(20, 1, 0) + rd(20, 1)
+    put("virtio_pci", "driver_setup", struct.pack("<H", len(ram)) + bytes(ram) + ops)
+    del r
+
+
 def elf64(segments, entry):
     """A vmlinux-like ELF64: x86_64, ET_EXEC, PT_LOAD segments (paddr, data, memsz)."""
     ehdr_size, phdr_size = 64, 56
@@ -205,4 +238,5 @@ if __name__ == "__main__":
     blk_seeds()
     net_seeds()
     vsock_seeds()
+    virtio_pci_seeds()
     loader_seeds()
