@@ -56,29 +56,11 @@ out:
 int cvm_control_request(char *reply, size_t reply_len, const char *socket_path, const char *request)
 {
 	char buf[CTL_MAX_REPLY];
-	const char *ok = CTL_PREFIX " OK", *err = CTL_PREFIX " ERR ";
-	const char *payload = "";
 	int rc = exchange(buf, sizeof(buf), socket_path, request);
 
 	if (rc)
 		return rc;
-	if (!strncmp(buf, ok, strlen(ok)) && (buf[strlen(ok)] == ' ' || !buf[strlen(ok)])) {
-		payload = buf[strlen(ok)] ? buf + strlen(ok) + 1 : "";
-	} else if (!strncmp(buf, err, strlen(err))) {
-		const char *name = buf + strlen(err);
-
-		payload = name;
-		rc = ctl_errno_from_name(name, strcspn(name, " "));
-	} else {
-		payload = buf;
-		rc = -EPROTO; /* not a protocol-1 reply */
-	}
-	if (reply && reply_len) {
-		snprintf(reply, reply_len, "%s", payload);
-		if (!rc && strlen(payload) >= reply_len)
-			rc = -ENOSPC;
-	}
-	return rc;
+	return ctl_parse_reply(buf, reply, reply_len);
 }
 
 int cvm_control_stop(const char *socket_path)

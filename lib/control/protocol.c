@@ -79,6 +79,31 @@ int ctl_errno_from_name(const char *name, size_t len)
 	return -EIO;
 }
 
+int ctl_parse_reply(const char *buf, char *reply, size_t reply_len)
+{
+	const char *ok = CTL_PREFIX " OK", *err = CTL_PREFIX " ERR ";
+	const char *payload = "";
+	int rc = 0;
+
+	if (!strncmp(buf, ok, strlen(ok)) && (buf[strlen(ok)] == ' ' || !buf[strlen(ok)])) {
+		payload = buf[strlen(ok)] ? buf + strlen(ok) + 1 : "";
+	} else if (!strncmp(buf, err, strlen(err))) {
+		const char *name = buf + strlen(err);
+
+		payload = name;
+		rc = ctl_errno_from_name(name, strcspn(name, " "));
+	} else {
+		payload = buf;
+		rc = -EPROTO; /* not a protocol-1 reply */
+	}
+	if (reply && reply_len) {
+		snprintf(reply, reply_len, "%s", payload);
+		if (!rc && strlen(payload) >= reply_len)
+			rc = -ENOSPC;
+	}
+	return rc;
+}
+
 static void put(char *buf, size_t size, size_t *off, char c)
 {
 	if (*off + 1 < size)

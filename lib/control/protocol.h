@@ -37,6 +37,16 @@ const char *ctl_errno_name(int rc);
 int ctl_errno_from_name(const char *name, size_t len);
 
 /*
+ * ctl_parse_reply() - the client's side: split the NUL-terminated reply
+ * @buf into its payload, copied (NUL-terminated, cut to fit) into @reply
+ * unless @reply is NULL or @reply_len 0, and a result: 0 for "CVM1 OK
+ * [payload]", the -errno named by "CVM1 ERR <NAME> <message>" (the payload
+ * is then "<NAME> <message>"), -EPROTO for anything else (the payload is
+ * the whole reply), -ENOSPC for an OK whose payload did not fit.
+ */
+int ctl_parse_reply(const char *buf, char *reply, size_t reply_len);
+
+/*
  * ctl_json_string() - append @s as a JSON string (quoted, escaped) to
  * @buf at *@off; never writes past @size, sets *@off past the end when cut.
  */

@@ -329,13 +329,17 @@ static bool next_control(struct vsock_dev *v, struct virtio_vsock_hdr *h)
 /*
  * Read from the next connection that has data, credit and no pending
  * control packet into @ch. Returns the payload length (> 0) with @h filled,
- * or 0 when no connection has anything.
+ * or 0 when no connection has anything, or when @ch has room for a header
+ * only (it waits for a control packet: a read into no buffer would return
+ * 0, which is end of file).
  */
 static uint32_t next_data(struct vsock_dev *v, const struct vq_chain *ch,
 			  struct virtio_vsock_hdr *h)
 {
 	uint64_t room = ch->in_len - VSOCK_HDR_LEN;
 
+	if (!room)
+		return 0;
 	for (unsigned int k = 0; k < VSOCK_MAX_CONNS && v->nr_conns; k++) {
 		unsigned int i = (v->rr + k) % VSOCK_MAX_CONNS;
 		struct vsock_conn *c = &v->conns[i];

@@ -76,3 +76,21 @@ Test(control, json_strings)
 	cr_assert_eq(off, 10);
 	cr_assert_eq(strlen(small), 5);
 }
+
+Test(control, replies)
+{
+	char r[16];
+
+	cr_assert_eq(ctl_parse_reply("CVM1 OK", r, sizeof(r)), 0);
+	cr_assert_str_eq(r, "");
+	cr_assert_eq(ctl_parse_reply("CVM1 OK {\"a\":1}", r, sizeof(r)), 0);
+	cr_assert_str_eq(r, "{\"a\":1}");
+	cr_assert_eq(ctl_parse_reply("CVM1 OK 0123456789abcdef", r, sizeof(r)), -ENOSPC);
+	cr_assert_str_eq(r, "0123456789abcde");
+	cr_assert_eq(ctl_parse_reply("CVM1 ERR EALREADY not now", r, sizeof(r)), -EALREADY);
+	cr_assert_str_eq(r, "EALREADY not no");
+	cr_assert_eq(ctl_parse_reply("CVM1 ERR EWHAT x", NULL, 0), -EIO);
+	cr_assert_eq(ctl_parse_reply("CVM1 OKAY", r, sizeof(r)), -EPROTO);
+	cr_assert_str_eq(r, "CVM1 OKAY");
+	cr_assert_eq(ctl_parse_reply("", r, sizeof(r)), -EPROTO);
+}

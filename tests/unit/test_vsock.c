@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -282,6 +283,51 @@ Test(vsock, credit_is_enforced)
 	}
 	cr_assert_eq(p.op, VIRTIO_VSOCK_OP_RST, "the device took %u bytes", sent);
 	cr_assert_gt(sent, VSOCK_BUF_ALLOC);
+	close(c);
+	close(lfd);
+	rig_down(&r);
+}
+
+/*
+ * An rx buffer with room for the header only: no data fits, and the empty
+ * read it would take must not pass for the host closing its end (it used
+ * to: SHUTDOWN to the guest, and the host's data was never read again).
+ */
+Test(vsock, header_only_rx_buffer_is_not_eof)
+{
+	struct rig r;
+	struct virtio_vsock_hdr h, p;
+	struct vsock_conn *conn = NULL;
+	unsigned int pushed = 0;
+	char p82[160];
+	int lfd, c;
+
+	rig_up(&r);
+	snprintf(p82, sizeof(p82), "%s_82", path);
+	lfd = listen_at(p82);
+	h = hdr(5, 2, 1000, 82, VIRTIO_VSOCK_OP_REQUEST, 0);
+	send_pkt(&r, &h, 44);
+	cr_assert_eq(recv_pkt(&r).op, VIRTIO_VSOCK_OP_RESPONSE);
+	c = accept(lfd, NULL, NULL);
+	cr_assert_eq(write(c, "data", 4), 4);
+	for (unsigned int i = 0; i < VSOCK_MAX_CONNS; i++)
+		if (r.v->conns[i].state == VC_OPEN && r.v->conns[i].peer_port == 1000) {
+			conn = &r.v->conns[i];
+			vsock_fd_ready(r.v, 1 + i, EPOLLIN);
+		}
+	cr_assert_not_null(conn);
+
+	tvq_desc(&r.rx, TVQ_DESC, r.rx_posted % 16, TVQ_DATA + (uint64_t)(r.rx_posted % 16) * 4096,
+		 44, VIRTQ_DESC_F_WRITE, 0);
+	tvq_post(&r.rx, r.rx_posted % 16);
+	r.rx_posted++;
+	cr_assert_geq(vsock_fill_rx(r.v, &r.rx.q, &pushed), 0);
+	if (pushed) {
+		memcpy(&p, gmem_ptr(&r.rx.m, TVQ_DATA, sizeof(p)), sizeof(p));
+		cr_assert_neq(p.op, VIRTIO_VSOCK_OP_SHUTDOWN, "SHUTDOWN for a header-only buffer");
+	}
+	cr_assert_eq(conn->state, VC_OPEN);
+	cr_assert(!conn->host_eof, "a header-only rx buffer passed for the host's end of file");
 	close(c);
 	close(lfd);
 	rig_down(&r);
