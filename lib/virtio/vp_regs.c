@@ -255,7 +255,9 @@ static void common_write(struct virtio_pci *vp, uint32_t off, uint32_t v)
 		q->msix_vector = checked_vector(vp, v);
 		return;
 	case VIRTIO_PCI_COMMON_Q_ENABLE:
-		q->enable = v == 1;
+		/* Queues are set up at DRIVER_OK: one enabled later would be used unset. */
+		if (!(vp->status & VIRTIO_CONFIG_S_DRIVER_OK))
+			q->enable = v == 1;
 		return;
 	case VIRTIO_PCI_COMMON_Q_DESCLO:
 		set_lo(&q->desc, v);

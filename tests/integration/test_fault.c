@@ -101,6 +101,7 @@ static void full_fs(bool direct)
 	char mnt[512], img[600], disk[640];
 	struct runner_result r;
 	uint64_t *data;
+	char *line;
 	size_t len;
 	int fd;
 
@@ -134,7 +135,9 @@ static void full_fs(bool direct)
 	for (size_t q = 0; q < 64 * SECTOR / 8; q++)
 		cr_assert_eq(data[q], fill_word(q), "image qword %zu: 0x%llx, want 0x%llx", q,
 			     (unsigned long long)data[q], (unsigned long long)fill_word(q));
-	cr_log_info("full_fs%s: %s", direct ? " (O_DIRECT)" : "", find_line(r.out, "FILL ioerr"));
+	line = find_line(r.out, "FILL ioerr");
+	cr_log_info("full_fs%s: %s", direct ? " (O_DIRECT)" : "", line);
+	free(line);
 	free(data);
 	runner_free(&r);
 }
