@@ -109,6 +109,40 @@ static int add_expr(scmp_filter_ctx ctx, const struct policy_rule *r, struct cvm
 		return rerr(r, -EOPNOTSUPP,
 			    "range comparisons (< <= > >=) are only supported in a rule with a "
 			    "single alternative (libseccomp miscompiles them otherwise)");
+	/*
+	 * libseccomp 2.5 can loop forever adding rules of one syscall that share
+	 * the same `argN != V` and then differ (seen: `arg0 != 2 && arg2 == 2 ||
+	 * arg0 != 2 && arg2 == 0x100000000`, and `arg0 != 2 && arg2 & ~5`, whose
+	 * `&` bits multiply the `!=` out), so refuse an `!=` that would reach
+	 * more than one libseccomp rule.
+	 */
+	for (size_t i = 0; i < r->nr_clauses; i++) {
+		const struct policy_clause *cl = &r->clauses[i];
+
+		for (unsigned int j = 0; j < cl->nr; j++) {
+			const struct policy_cmp *ne = &cl->cmp[j];
+			bool shared = false;
+
+			if (ne->op != POLICY_OP_NE)
+				continue;
+			for (unsigned int k = 0; k < cl->nr; k++)
+				shared |= cl->cmp[k].op == POLICY_OP_AND &&
+					  (cl->cmp[k].val & (cl->cmp[k].val - 1));
+			for (size_t i2 = i + 1; i2 < r->nr_clauses; i2++)
+				for (unsigned int k = 0; k < r->clauses[i2].nr; k++) {
+					const struct policy_cmp *o = &r->clauses[i2].cmp[k];
+
+					shared |= o->op == POLICY_OP_NE && o->arg == ne->arg &&
+						  o->val == ne->val;
+				}
+			if (shared)
+				return rerr(
+					r, -EOPNOTSUPP,
+					"arg%u != 0x%llx would be in more than one alternative "
+					"(after `&` expansion), which libseccomp cannot compile",
+					ne->arg, (unsigned long long)ne->val);
+		}
+	}
 
 	for (size_t i = 0; i < r->nr_clauses; i++) {
 		const struct policy_clause *cl = &r->clauses[i];

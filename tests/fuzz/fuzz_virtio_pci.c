@@ -5,7 +5,10 @@
  * DRIVER_OK with rings anywhere), ISR, device configuration, notifications
  * and the MSI-X table. The device behind it is a stand-in that, on every
  * kick, pops and checks every chain of the kicked queue and pushes it back.
- * A new transport is made for every input, so inputs do not interact.
+ * The transport is made once (an irqfd costs KVM an RCU grace period to
+ * take down) and reset by the driver's own means, a write of 0 to the
+ * status, before every input; its MSI-X table stays, but MSI-X is never
+ * enabled (that is PCI configuration space, not BAR 0), so it is inert.
  *
  * Input: u16 N and N bytes of guest RAM at address 0 (rings, descriptors),
  * then accesses: u8 kind (bit 0 write, bit 1 kick queue (u8) instead,
@@ -21,7 +24,7 @@
 
 static struct virtio_pci vp;
 static struct vq_chain chain;
-static uint8_t config[16] = "fuzz-config";
+static uint8_t config[16];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -79,14 +82,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.queue_max_size = 64,
 		.ops = &ops,
 	};
+	static bool made;
 	struct guest_mem *m = fz_mem();
 	struct cvm_errbuf err;
+	uint8_t zero = 0;
 	uint16_t n;
 
+	if (!made) {
+		FZ_CHECK(virtio_pci_init(&vp, &c, fz_env(), &err) == 0, "virtio_pci_init: %s",
+			 err.msg);
+		made = true;
+	}
+	vp.pci.bars[0].ops->write(vp.pci.bars[0].opaque, VP_COMMON_OFF + 20 /* status */, &zero, 1);
+	FZ_CHECK(!vp.live && !vp.status, "the reset did not take");
+	memcpy(config, "fuzz-config", sizeof("fuzz-config"));
 	memset(m->base, 0, FZ_MEM_SIZE);
 	n = fz_u16(&f);
 	fz_bytes(&f, m->base, n);
-	FZ_CHECK(virtio_pci_init(&vp, &c, fz_env(), &err) == 0, "virtio_pci_init: %s", err.msg);
 
 	for (unsigned int i = 0; i < MAX_OPS && f.n; i++) {
 		uint8_t kind = fz_u8(&f);
@@ -113,11 +125,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			FZ_CHECK(vq->msix_vector == 0xffff || vq->msix_vector < vp.msix.nr,
 				 "queue %u: MSI-X vector %u of %u", q, vq->msix_vector, vp.msix.nr);
-			if (vp.live && vq->enable)
+			/*
+			 * A queue enabled after DRIVER_OK (against the spec) has no
+			 * ring: using it fails, and the worker marks the device broken.
+			 */
+			if (vp.live && vq->enable && vq->vq.size)
 				FZ_CHECK(vq->vq.size == vq->size && vq->vq.mem == m,
-					 "queue %u is live but not set up", q);
+					 "queue %u: ring of %u entries, queue size %u", q,
+					 vq->vq.size, vq->size);
+			else if (vp.live && vq->enable)
+				FZ_CHECK(vq_pop(&vp.q[q].vq, &chain, &err) == -EPROTO,
+					 "a queue without a ring pops");
 		}
 	}
-	virtio_pci_destroy(&vp);
 	return 0;
 }

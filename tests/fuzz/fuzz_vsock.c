@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * Fuzz target: virtio-vsock packets from a hostile guest. A device is
- * created for every input (its listening socket in a private directory);
- * a host program listens on port 1024 (<uds>_1024), so that a guest
- * REQUEST to that port opens a connection and RW data flows through it.
+ * Fuzz target: virtio-vsock packets from a hostile guest. One device is
+ * created (its listening socket in a private directory) and brought back to
+ * its initial state after every input: every connection closed, every
+ * counter reset. A host program listens on port 1024 (<uds>_1024), so that a
+ * guest REQUEST to that port opens a connection and RW data flows through it.
  *
  * Input: the tx ring (fz_vq_build()), the rx ring (fz_vq_build_at(FZ_VQ2)),
  * u8 host actions (bit 0: a host program connects to the device and sends
@@ -143,20 +144,39 @@ static void host_actions(struct vsock_dev *v, struct fz *f, int *client)
 	check_conns(v);
 }
 
+/* The device as vsock_dev_create() left it: no connection, no state from the last input. */
+static void reset_dev(struct vsock_dev *v)
+{
+	int fd;
+
+	/* Host programs the device did not accept yet. */
+	while ((fd = accept4(v->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		close(fd);
+	for (unsigned int i = 0; i < VSOCK_MAX_CONNS; i++)
+		conn_close(v, &v->conns[i], false);
+	FZ_CHECK(v->nr_conns == 0, "%u connections after closing them all", v->nr_conns);
+	v->rr = 0;
+	v->next_port = VSOCK_EPHEMERAL_BASE;
+	v->rst_head = v->rst_len = 0;
+	v->rx_held = false;
+	v->warnings = 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static struct vsock_dev *v;
 	struct fz f = { data, size };
 	struct virtq txq, rxq;
 	struct cvm_errbuf err;
-	struct vsock_dev *v;
 	int client = -1;
 
-	if (listener < 0)
+	if (listener < 0) {
 		setup();
+		FZ_CHECK(vsock_dev_create(&v, GUEST_CID, path, fz_env(), &err) == 0,
+			 "vsock_dev_create: %s", err.msg);
+	}
 	if (fz_vq_build(&txq, &f) || fz_vq_build_at(&rxq, &f, FZ_VQ2))
 		return 0;
-	FZ_CHECK(vsock_dev_create(&v, GUEST_CID, path, fz_env(), &err) == 0, "vsock_dev_create: %s",
-		 err.msg);
 	for (unsigned int round = 0; round < 2; round++) {
 		unsigned int pushed = 0;
 		bool rx_work = false;
@@ -171,7 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_CHECK(rc >= 0 || rc == -EPROTO, "vsock_fill_rx: %d", rc);
 		check_conns(v);
 	}
-	vsock_dev_destroy(v);
+	reset_dev(v);
 	for (unsigned int i = 0; i < nr_peers; i++)
 		close(peers[i]);
 	nr_peers = 0;

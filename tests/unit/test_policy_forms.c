@@ -1564,3 +1564,22 @@ Test(policy_forms, rule_equal_to_default_action)
 	cr_assert_eq(compile("read: 1\ngetpid: return EPERM\n", SCMP_ACT_ALLOW, &err), 0, "%s",
 		     err.msg);
 }
+
+/*
+ * libseccomp 2.5 loops forever when one `argN != V` reaches two rules of a
+ * syscall that then differ (found by tests/fuzz/fuzz_policy): refused with a
+ * message, where it used to hang policy_compile() (and so the VMM's start).
+ */
+Test(policy_compile, shared_not_equal_is_refused, .timeout = 20)
+{
+	compile_fails("ioctl: arg0!=2&&arg2&~5", -EOPNOTSUPP,
+		      "f.policy:1: ioctl: arg0 != 0x2 would be in more than one alternative");
+	compile_fails("ioctl: arg0 != 2 && arg2 == 2 || arg0 != 2 && arg2 == 0x100000000",
+		      -EOPNOTSUPP, "ioctl: arg0 != 0x2 would be in more than one alternative");
+	compile_fails("read: 1\nioctl: arg1 == 1 && arg0 != 7 || arg0 != 7 && arg2 == 3",
+		      -EOPNOTSUPP, "f.policy:2: ioctl: arg0 != 0x7");
+	/* One `!=` per alternative, or different ones, or `&` of one bit: fine. */
+	compile_ok("ioctl: arg0 != 2 && arg2 == 2 || arg0 != 3 && arg2 == 0x100000000");
+	compile_ok("ioctl: arg0 == 1 || arg0 == 0x3000 && arg1 != 7 || arg1 in 0xf0");
+	compile_ok("ioctl: arg0 != 2 && arg2 & 0x100000000");
+}
