@@ -40,7 +40,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "faultlib.h"
+#include "cvmproc.h"
 
 #define RUN_TIMEOUT 60
 #define SECTOR 512
@@ -261,11 +261,11 @@ static double tree_cpu(pid_t pid)
 /* CPU seconds cvm and its devices use in one second (the wall time in *@secs). */
 static double busy_cpu(pid_t pid, double *secs)
 {
-	double t0 = fault_now(), cpu0 = tree_cpu(pid), cpu1;
+	double t0 = fproc_now(), cpu0 = tree_cpu(pid), cpu1;
 
 	usleep(1000000);
 	cpu1 = tree_cpu(pid);
-	*secs = fault_now() - t0;
+	*secs = fproc_now() - t0;
 	return cpu1 - cpu0;
 }
 
@@ -309,7 +309,7 @@ Test(fault, tap_gone)
 
 	fproc_start(&p, args);
 	/* The guest's hello names the TAP; delete it. */
-	for (t0 = fault_now(); !ifname[0] && fault_now() < t0 + 30 && !p.reaped;) {
+	for (t0 = fproc_now(); !ifname[0] && fproc_now() < t0 + 30 && !p.reaped;) {
 		pfd = (struct pollfd){ .fd = s, .events = POLLIN };
 		fproc_pump(&p, 0);
 		if (poll(&pfd, 1, 100) <= 0 || recvmsg(s, &m, MSG_DONTWAIT) < 0)

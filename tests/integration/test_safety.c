@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "faultlib.h"
+#include "cvmproc.h"
 
 #define IMG_SIZE (8 << 20)
 #define BLOCK 4096
@@ -87,10 +87,10 @@ static void check_blocks(const struct runner_result *r, const char *img, long n)
 /* Waits until the guest reports @want flushed blocks; false if it never did. */
 static bool wait_flushed(struct fproc *p, long want)
 {
-	double deadline = fault_now() + START_TIMEOUT;
+	double deadline = fproc_now() + START_TIMEOUT;
 
 	while (last_number(p->buf[0], "FLUSHED ") < want) {
-		if (fault_now() > deadline || p->reaped)
+		if (fproc_now() > deadline || p->reaped)
 			return false;
 		fproc_pump(p, 10);
 	}
@@ -141,7 +141,7 @@ static void safety(enum end_by how, bool direct)
 			blk = proc_child_named(p.pid, "virtio-blk");
 			cr_assert_gt(blk, 0, "no virtio-blk device process among cvm's %u children",
 				     nkids);
-			killed_at = fault_now();
+			killed_at = fproc_now();
 			kill(blk, SIGKILL);
 		}
 	}
@@ -154,7 +154,7 @@ static void safety(enum end_by how, bool direct)
 	cr_assert_run(&r, !strstr(r.out, "FAIL "), "the guest failed");
 	cr_assert_run(&r, !runner_sanitizer_report(&r), "sanitizer report");
 	if (how == END_CRASH) {
-		double took = fault_now() - killed_at;
+		double took = fproc_now() - killed_at;
 
 		cr_assert_run(&r, r.exited && r.status != 0, "cvm did not exit non-zero");
 		cr_assert_run(&r, strstr(r.err, "virtio-blk") && strstr(r.err, "signal 9"),

@@ -18,7 +18,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/magic.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,10 +27,9 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "cvmproc.h"
 #include "runner.h"
 
 #ifndef CVM_GUEST
@@ -46,7 +44,6 @@
 #define EXIT_SETUP 125 /* the forked child could not prepare the exec */
 
 static char *tmpdir;
-static pid_t live; /* the cvm a test started, for .fini */
 
 static void setup(void)
 {
@@ -56,12 +53,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	if (live > 0) {
-		kill(-live, SIGKILL);
-		kill(live, SIGKILL);
-		waitpid(live, NULL, 0);
-		live = 0;
-	}
+	fproc_cleanup();
 	rm_rf(tmpdir);
 	free(tmpdir);
 	tmpdir = NULL;
@@ -69,163 +61,10 @@ static void teardown(void)
 
 TestSuite(sandbox, .init = setup, .fini = teardown);
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* ---- a cvm in the background, with a hook that runs before exec ------ */
-
-struct proc {
-	pid_t pid;
-	int fd[2]; /* stdout, stderr (ours), or -1 */
-	char *buf[2];
-	size_t len[2];
-	bool reaped;
-	int status;
-	double t0;
-};
-
-/* Runs in the forked child before exec; on failure it prints why and _exit(EXIT_SETUP)s. */
-typedef void (*pre_exec_fn)(const void *arg);
-
 static __attribute__((noreturn)) void setup_fail(const char *step)
 {
 	dprintf(2, "SETUP %s: %s\n", step, strerror(errno));
 	_exit(EXIT_SETUP);
-}
-
-/* Starts `cvm run <sandbox args> ARGS...` (@args NULL-terminated). */
-static void proc_start(struct proc *p, const char *const *args, pre_exec_fn hook, const void *arg)
-{
-	const char *argv[40];
-	size_t n = 0;
-	int op[2], ep[2];
-
-	memset(p, 0, sizeof(*p));
-	argv[n++] = CVM_BIN;
-	argv[n++] = "run";
-	runner_sandbox_args(argv + n);
-	n += 2;
-	for (; *args && n < 39; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	cr_assert_eq(pipe2(op, O_CLOEXEC), 0);
-	cr_assert_eq(pipe2(ep, O_CLOEXEC), 0);
-	signal(SIGPIPE, SIG_IGN);
-	p->t0 = now_s();
-	p->pid = fork();
-	cr_assert_geq(p->pid, 0, "fork: %s", strerror(errno));
-	if (p->pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
-
-		setpgid(0, 0);
-		if (null < 0 || dup2(null, 0) < 0 || dup2(op[1], 1) < 0 || dup2(ep[1], 2) < 0)
-			_exit(126);
-		if (hook)
-			hook(arg);
-		execv(argv[0], (char *const *)argv);
-		dprintf(2, "cannot execute %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	setpgid(p->pid, p->pid);
-	live = p->pid;
-	close(op[1]);
-	close(ep[1]);
-	p->fd[0] = op[0];
-	p->fd[1] = ep[0];
-	for (int i = 0; i < 2; i++) {
-		fcntl(p->fd[i], F_SETFL, O_NONBLOCK);
-		p->buf[i] = calloc(1, 1);
-		cr_assert(p->buf[i]);
-	}
-}
-
-/* Collects output for up to @ms (less when some arrives) and reaps cvm once it exits. */
-static void proc_pump(struct proc *p, int ms)
-{
-	struct pollfd pfd[2];
-	nfds_t n = 0;
-	char tmp[4096];
-
-	for (int i = 0; i < 2; i++)
-		if (p->fd[i] >= 0)
-			pfd[n++] = (struct pollfd){ .fd = p->fd[i], .events = POLLIN };
-	if (n)
-		poll(pfd, n, ms);
-	else
-		usleep((useconds_t)ms * 1000);
-	for (int i = 0; i < 2; i++) {
-		while (p->fd[i] >= 0) {
-			ssize_t r = read(p->fd[i], tmp, sizeof(tmp));
-
-			if (r < 0 && (errno == EAGAIN || errno == EINTR))
-				break;
-			if (r <= 0) {
-				close(p->fd[i]);
-				p->fd[i] = -1;
-				break;
-			}
-			p->buf[i] = realloc(p->buf[i], p->len[i] + (size_t)r + 1);
-			cr_assert(p->buf[i]);
-			memcpy(p->buf[i] + p->len[i], tmp, (size_t)r);
-			p->len[i] += (size_t)r;
-			p->buf[i][p->len[i]] = '\0';
-		}
-	}
-	if (!p->reaped && waitpid(p->pid, &p->status, WNOHANG) == p->pid) {
-		p->reaped = true;
-		live = 0;
-	}
-}
-
-static bool proc_wait_stdout(struct proc *p, const char *needle, double secs)
-{
-	double deadline = now_s() + secs;
-
-	while (!strstr(p->buf[0], needle)) {
-		if (now_s() > deadline || (p->reaped && p->fd[0] < 0))
-			return false;
-		proc_pump(p, 50);
-	}
-	return true;
-}
-
-/*
- * Waits up to @secs for cvm's exit (then kills it) and its last output, and
- * gives the run as a runner_result (for RUN_FMT, runner_assert_passed).
- */
-static void proc_finish(struct proc *p, struct runner_result *r, double secs)
-{
-	double deadline = now_s() + secs;
-
-	memset(r, 0, sizeof(*r));
-	while (!p->reaped && now_s() < deadline)
-		proc_pump(p, 20);
-	if (!p->reaped) {
-		kill(-p->pid, SIGKILL);
-		kill(p->pid, SIGKILL);
-		waitpid(p->pid, &p->status, 0);
-		r->timed_out = p->reaped = true;
-		live = 0;
-	}
-	for (int i = 0; i < 20 && (p->fd[0] >= 0 || p->fd[1] >= 0); i++)
-		proc_pump(p, 20);
-	r->exited = WIFEXITED(p->status);
-	r->status = r->exited ? WEXITSTATUS(p->status) : 0;
-	r->signaled = WIFSIGNALED(p->status);
-	r->sig = r->signaled ? WTERMSIG(p->status) : 0;
-	r->out = p->buf[0];
-	r->out_len = p->len[0];
-	r->err = p->buf[1];
-	r->err_len = p->len[1];
-	r->secs = now_s() - p->t0;
-	for (int i = 0; i < 2; i++)
-		if (p->fd[i] >= 0)
-			close(p->fd[i]);
 }
 
 /* ---- /proc ------------------------------------------------------------ */
@@ -251,59 +90,6 @@ static char *status_field(pid_t pid, const char *key)
 		free(line);
 	}
 	return v;
-}
-
-/*
- * The children of @pid: from /proc/PID/task/TID/children, or, on a kernel
- * without CONFIG_PROC_CHILDREN, from the PPid of every process.
- */
-static unsigned int children_of(pid_t pid, pid_t *kids, unsigned int max)
-{
-	char path[64];
-	struct dirent *e;
-	unsigned int n = 0;
-	bool have_files = false;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	d = opendir(path);
-	cr_assert(d, "%s: %s", path, strerror(errno));
-	while ((e = readdir(d))) {
-		char file[384], *text, *s, *end;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(file, sizeof(file), "%s/%s/children", path, e->d_name);
-		text = read_file(file, NULL);
-		if (!text)
-			continue;
-		have_files = true;
-		for (s = text; n < max; s = end) {
-			long k = strtol(s, &end, 10);
-
-			if (end == s)
-				break;
-			kids[n++] = (pid_t)k;
-		}
-		free(text);
-	}
-	closedir(d);
-	if (have_files)
-		return n;
-	d = opendir("/proc");
-	cr_assert(d, "/proc: %s", strerror(errno));
-	while ((e = readdir(d)) && n < max) {
-		char *ppid;
-		pid_t k = (pid_t)atoi(e->d_name);
-
-		if (k <= 0 || !(ppid = status_field(k, "PPid")))
-			continue;
-		if (atoi(ppid) == (int)pid)
-			kids[n++] = k;
-		free(ppid);
-	}
-	closedir(d);
-	return n;
 }
 
 static char *ns_link(pid_t pid, const char *ns)
@@ -416,7 +202,7 @@ static long uid_of(pid_t pid)
  * SIGTERM and checks that they are gone. @uid: what cvm and its devices
  * must run as (host view).
  */
-static void spin_and_check(uid_t uid, pre_exec_fn hook, const void *arg)
+static void spin_and_check(uid_t uid, fproc_hook_fn hook, const void *arg)
 {
 	static const char *const want[] = { "virtio-blk", "virtio-rng", "virtio-vsock" };
 	char cid[16], uds[256];
@@ -424,7 +210,7 @@ static void spin_and_check(uid_t uid, pre_exec_fn hook, const void *arg)
 	pid_t kids[MAX_KIDS];
 	struct runner_result r;
 	unsigned int n, found[3] = { 0 };
-	struct proc p;
+	struct fproc p;
 
 	/* CIDs are unique per host: by pid, above test_vsock.c's range. */
 	snprintf(cid, sizeof(cid), "%u", 10000000u + (unsigned int)getpid());
@@ -432,15 +218,15 @@ static void spin_and_check(uid_t uid, pre_exec_fn hook, const void *arg)
 	const char *args[] = { "-m", "32", "--rwdisk",	    disk,      "--cid", cid, "--vsock-uds",
 			       uds,  "-p", "cvm.test=spin", CVM_GUEST, NULL };
 
-	proc_start(&p, args, hook, arg);
-	if (!proc_wait_stdout(&p, "SPIN\n", START_TIMEOUT)) {
-		proc_finish(&p, &r, 0);
+	fproc_start_hook(&p, args, hook, arg);
+	if (!fproc_wait(&p, "SPIN\n", START_TIMEOUT)) {
+		fproc_finish(&p, &r, 0);
 		if (r.exited && r.status == EXIT_SETUP)
 			cr_skip_test("cannot prepare cvm's process: %s", r.err);
 		cr_assert_run(&r, false, "the guest did not print SPIN within %d s", START_TIMEOUT);
 	}
 	/* One per virtio device; any other device process must be confined as well. */
-	n = children_of(p.pid, kids, MAX_KIDS);
+	n = proc_children(p.pid, kids, MAX_KIDS);
 	cr_assert_geq(n, 3, "cvm (pid %d) has %u children, want one per device (blk, rng, vsock)",
 		      (int)p.pid, n);
 	cr_assert_eq(uid_of(p.pid), (long)uid, "cvm runs as uid %ld, want %u", uid_of(p.pid),
@@ -462,7 +248,7 @@ static void spin_and_check(uid_t uid, pre_exec_fn hook, const void *arg)
 			     want[k]);
 
 	cr_assert_eq(kill(p.pid, SIGTERM), 0);
-	proc_finish(&p, &r, EXIT_TIMEOUT);
+	fproc_finish(&p, &r, EXIT_TIMEOUT);
 	cr_assert_run(&r, r.exited && r.status == 0, "cvm did not exit 0 after SIGTERM");
 	cr_assert_run(&r, !runner_sanitizer_report(&r), "sanitizer report");
 	for (unsigned int i = 0; i < n; i++) {
@@ -585,10 +371,10 @@ static void run_rng(struct runner_result *r, bool disable_sandbox)
 {
 	const char *with[] = { "-p", "cvm.test=rng", "--disable-sandbox", CVM_GUEST, NULL };
 	const char *without[] = { "-p", "cvm.test=rng", CVM_GUEST, NULL };
-	struct proc p;
+	struct fproc p;
 
-	proc_start(&p, disable_sandbox ? with : without, no_userns, NULL);
-	proc_finish(&p, r, RUN_TIMEOUT);
+	fproc_start_hook(&p, disable_sandbox ? with : without, no_userns, NULL);
+	fproc_finish(&p, r, RUN_TIMEOUT);
 	if (r->exited && r->status == EXIT_SETUP)
 		cr_skip_test("cannot simulate a host without user namespaces: %s", r->err);
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-3-Clause
-/* A background `cvm run` and /proc, for the fault tests; see faultlib.h. */
+/* A background `cvm run` and /proc; see cvmproc.h. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,11 +14,11 @@
 
 #include <criterion/criterion.h>
 
-#include "faultlib.h"
+#include "cvmproc.h"
 
 static pid_t live; /* the cvm a test started, for fproc_cleanup() */
 
-double fault_now(void)
+double fproc_now(void)
 {
 	struct timespec ts;
 
@@ -27,6 +27,11 @@ double fault_now(void)
 }
 
 void fproc_start(struct fproc *p, const char *const *args)
+{
+	fproc_start_hook(p, args, NULL, NULL);
+}
+
+void fproc_start_hook(struct fproc *p, const char *const *args, fproc_hook_fn hook, const void *arg)
 {
 	const char *argv[48];
 	size_t n = 0;
@@ -44,13 +49,15 @@ void fproc_start(struct fproc *p, const char *const *args)
 	cr_assert_eq(pipe2(op, O_CLOEXEC), 0);
 	cr_assert_eq(pipe2(ep, O_CLOEXEC), 0);
 	signal(SIGPIPE, SIG_IGN);
-	p->t0 = fault_now();
+	p->t0 = fproc_now();
 	p->pid = fork();
 	cr_assert_geq(p->pid, 0, "fork: %s", strerror(errno));
 	if (p->pid == 0) {
 		setpgid(0, 0);
 		if (dup2(ip[0], 0) < 0 || dup2(op[1], 1) < 0 || dup2(ep[1], 2) < 0)
 			_exit(126);
+		if (hook)
+			hook(arg);
 		execv(argv[0], (char *const *)argv);
 		dprintf(2, "cannot execute %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -109,10 +116,10 @@ void fproc_pump(struct fproc *p, int ms)
 
 bool fproc_wait(struct fproc *p, const char *needle, double secs)
 {
-	double deadline = fault_now() + secs;
+	double deadline = fproc_now() + secs;
 
 	while (!strstr(p->buf[0], needle)) {
-		if (fault_now() > deadline || (p->reaped && p->fd[0] < 0))
+		if (fproc_now() > deadline || (p->reaped && p->fd[0] < 0))
 			return false;
 		fproc_pump(p, 20);
 	}
@@ -127,10 +134,10 @@ void fproc_send(struct fproc *p, const char *s)
 
 void fproc_finish(struct fproc *p, struct runner_result *r, double secs)
 {
-	double deadline = fault_now() + secs;
+	double deadline = fproc_now() + secs;
 
 	memset(r, 0, sizeof(*r));
-	while (!p->reaped && fault_now() < deadline)
+	while (!p->reaped && fproc_now() < deadline)
 		fproc_pump(p, 20);
 	if (!p->reaped) {
 		kill(-p->pid, SIGKILL);
@@ -149,7 +156,7 @@ void fproc_finish(struct fproc *p, struct runner_result *r, double secs)
 	r->out_len = p->len[0];
 	r->err = p->buf[1];
 	r->err_len = p->len[1];
-	r->secs = fault_now() - p->t0;
+	r->secs = fproc_now() - p->t0;
 	for (int i = 0; i < 2; i++)
 		if (p->fd[i] >= 0)
 			close(p->fd[i]);
@@ -247,7 +254,7 @@ double proc_cpu(pid_t pid)
 
 bool proc_gone(pid_t pid, double secs)
 {
-	double deadline = fault_now() + secs;
+	double deadline = fproc_now() + secs;
 
 	for (;;) {
 		unsigned long long u, s;
@@ -260,7 +267,7 @@ bool proc_gone(pid_t pid, double secs)
 		/* A zombie is dead; its new parent reaps it. */
 		if (stat_fields(pid, &st, &u, &s, &pp) && st == 'Z')
 			return true;
-		if (fault_now() > deadline)
+		if (fproc_now() > deadline)
 			return false;
 		usleep(10000);
 	}

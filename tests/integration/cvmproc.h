@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * For the fault-injection tests (test_fault.c, test_safety.c): a `cvm run`
- * in the background whose output is watched while the test injects a
- * fault, and what /proc says about it and its device processes.
+ * For the tests that watch a `cvm run` in the background while they act on
+ * it (test_fault.c, test_safety.c, test_sandbox.c): its output, its end,
+ * and what /proc says about it and its device processes.
  */
-#ifndef CVM_TESTS_FAULTLIB_H
-#define CVM_TESTS_FAULTLIB_H
+#ifndef CVM_TESTS_CVMPROC_H
+#define CVM_TESTS_CVMPROC_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,10 +28,17 @@ struct fproc {
 	double t0;
 };
 
-double fault_now(void);
+double fproc_now(void);
 
 /* Starts `cvm run <sandbox args> @args...` (NULL-terminated); stdin is a pipe. */
 void fproc_start(struct fproc *p, const char *const *args);
+
+/* Runs in the forked child before exec; on failure it prints why and _exits. */
+typedef void (*fproc_hook_fn)(const void *arg);
+
+/* fproc_start() with @hook(@arg) run in the child just before exec (NULL: none). */
+void fproc_start_hook(struct fproc *p, const char *const *args, fproc_hook_fn hook,
+		      const void *arg);
 /* Collects output for up to @ms (less when some arrives); reaps cvm once it exits. */
 void fproc_pump(struct fproc *p, int ms);
 /* Waits up to @secs for @needle on stdout; false when it did not come (or cvm ended). */
