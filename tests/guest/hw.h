@@ -217,6 +217,18 @@ int vdev_msix_enable(struct vdev *d, unsigned int entry, uint8_t vector);
  */
 int vdev_setup_vq(struct vdev *d, unsigned int index, uint16_t msix);
 
+/*
+ * For queues on the caller's own ring memory (more than VQ_RING entries):
+ * vdev_queue_size() selects queue @index and sets its size to the largest
+ * power of two <= min(the device's queue_size, @max), which it returns (0:
+ * no such queue); vdev_queue_program() writes the ring addresses and MSI-X
+ * vector and gives the notify address (0, or -1 with virtio_err). The
+ * caller enables the queue.
+ */
+uint16_t vdev_queue_size(struct vdev *d, unsigned int index, uint16_t max);
+int vdev_queue_program(struct vdev *d, unsigned int index, const void *desc, const void *avail,
+		       const void *used, uint16_t msix, uintptr_t *notify);
+
 /* vdev_driver_ok() - set DRIVER_OK; returns 0 or -1 when the device failed. */
 int vdev_driver_ok(struct vdev *d);
 void vdev_reset(struct vdev *d);

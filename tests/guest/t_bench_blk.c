@@ -311,48 +311,24 @@ static uint64_t tsc_khz(const char **source, uint64_t pit)
 
 static int queue_setup(const char *t, struct bq *q)
 {
-	uintptr_t c = q->d.common;
-	uint16_t qs, n, off;
-	uint64_t a;
+	uint16_t n = vdev_queue_size(&q->d, 0, QSIZE_MAX);
 
-	mmio_write16(c + CC(queue_select), 0);
-	qs = mmio_read16(c + CC(queue_size));
-	if (!qs) {
-		fail(t, "queue 0: queue_size 0");
-		return -1;
-	}
-	n = qs < QSIZE_MAX ? qs : QSIZE_MAX;
-	while (n & (n - 1))
-		n &= (uint16_t)(n - 1);
 	if (n < 3) {
-		fail(t, "queue 0: queue_size %u", qs);
+		fail(t, "queue 0: queue_size %u", n);
 		return -1;
 	}
-	if (n != qs)
-		mmio_write16(c + CC(queue_size), n);
 	q->size = n;
 	q->desc = (struct vring_desc *)ring_mem;
 	q->avail = (struct vring_avail *)(ring_mem + 4096);
 	q->used = (struct vring_used *)(ring_mem + 8192);
-	a = (uintptr_t)q->desc;
-	mmio_write32(c + CC(queue_desc_lo), (uint32_t)a);
-	mmio_write32(c + CC(queue_desc_hi), (uint32_t)(a >> 32));
-	a = (uintptr_t)q->avail;
-	mmio_write32(c + CC(queue_avail_lo), (uint32_t)a);
-	mmio_write32(c + CC(queue_avail_hi), (uint32_t)(a >> 32));
-	a = (uintptr_t)q->used;
-	mmio_write32(c + CC(queue_used_lo), (uint32_t)a);
-	mmio_write32(c + CC(queue_used_hi), (uint32_t)(a >> 32));
-	mmio_write16(c + CC(queue_msix_vector), VIRTIO_MSI_NO_VECTOR);
-	off = mmio_read16(c + CC(queue_notify_off));
-	if ((uint64_t)off * q->d.notify_mult + 2 > q->d.notify_len) {
-		fail(t, "queue 0: notify offset %u outside the notify region", off);
+	if (vdev_queue_program(&q->d, 0, q->desc, q->avail, q->used, VIRTIO_MSI_NO_VECTOR,
+			       &q->notify)) {
+		fail(t, "%s", virtio_err);
 		return -1;
 	}
-	q->notify = q->d.notify_base + (uintptr_t)off * q->d.notify_mult;
 	q->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
 	*used_event(q) = 0x8000;
-	mmio_write16(c + CC(queue_enable), 1);
+	mmio_write16(q->d.common + CC(queue_enable), 1);
 	if (vdev_driver_ok(&q->d)) {
 		fail(t, "%s", virtio_err);
 		return -1;

@@ -50,10 +50,7 @@ static struct deepq dq;
 
 static int deep_setup(const char *t, struct deepq *q)
 {
-	uintptr_t c;
 	uint32_t bdf;
-	uint16_t qs, off;
-	uint64_t a;
 
 	if (pci_find(0x1af4, 0x1042, &bdf, 1) < 1) {
 		fail(t, "no virtio-blk PCI function (1af4:1042) on bus 0");
@@ -64,38 +61,21 @@ static int deep_setup(const char *t, struct deepq *q)
 		fail(t, "%s", virtio_err);
 		return -1;
 	}
-	c = q->d.common;
-	mmio_write16(c + CC(queue_select), 0);
-	qs = mmio_read16(c + CC(queue_size));
-	q->size = qs < DEEP_MAX ? qs : DEEP_MAX;
-	while (q->size & (q->size - 1))
-		q->size &= (uint16_t)(q->size - 1);
+	q->size = vdev_queue_size(&q->d, 0, DEEP_MAX);
 	if (q->size < 4) {
-		fail(t, "queue 0: queue_size %u", qs);
+		fail(t, "queue 0: queue_size %u", q->size);
 		return -1;
 	}
-	mmio_write16(c + CC(queue_size), q->size);
 	q->desc = (struct vring_desc *)ring_mem;
 	q->avail = (struct vring_avail *)(ring_mem + 4096);
 	q->used = (struct vring_used *)(ring_mem + 8192);
-	a = (uintptr_t)q->desc;
-	mmio_write32(c + CC(queue_desc_lo), (uint32_t)a);
-	mmio_write32(c + CC(queue_desc_hi), (uint32_t)(a >> 32));
-	a = (uintptr_t)q->avail;
-	mmio_write32(c + CC(queue_avail_lo), (uint32_t)a);
-	mmio_write32(c + CC(queue_avail_hi), (uint32_t)(a >> 32));
-	a = (uintptr_t)q->used;
-	mmio_write32(c + CC(queue_used_lo), (uint32_t)a);
-	mmio_write32(c + CC(queue_used_hi), (uint32_t)(a >> 32));
-	mmio_write16(c + CC(queue_msix_vector), VIRTIO_MSI_NO_VECTOR);
-	off = mmio_read16(c + CC(queue_notify_off));
-	if ((uint64_t)off * q->d.notify_mult + 2 > q->d.notify_len) {
-		fail(t, "queue 0: notify offset %u outside the notify region", off);
+	if (vdev_queue_program(&q->d, 0, q->desc, q->avail, q->used, VIRTIO_MSI_NO_VECTOR,
+			       &q->notify)) {
+		fail(t, "%s", virtio_err);
 		return -1;
 	}
-	q->notify = q->d.notify_base + (uintptr_t)off * q->d.notify_mult;
 	q->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
-	mmio_write16(c + CC(queue_enable), 1);
+	mmio_write16(q->d.common + CC(queue_enable), 1);
 	if (vdev_driver_ok(&q->d)) {
 		fail(t, "%s", virtio_err);
 		return -1;

@@ -253,10 +253,51 @@ int vdev_msix_enable(struct vdev *d, unsigned int entry, uint8_t vector)
 	return 0;
 }
 
+uint16_t vdev_queue_size(struct vdev *d, unsigned int index, uint16_t max)
+{
+	uint16_t size, n;
+
+	w16(d, CC(queue_select), (uint16_t)index);
+	size = c16(d, CC(queue_size));
+	n = size < max ? size : max;
+	while (n & (n - 1))
+		n &= (uint16_t)(n - 1);
+	if (n && n != size)
+		w16(d, CC(queue_size), n);
+	return n;
+}
+
+int vdev_queue_program(struct vdev *d, unsigned int index, const void *desc, const void *avail,
+		       const void *used, uint16_t msix, uintptr_t *notify)
+{
+	uint16_t off;
+
+	w16(d, CC(queue_select), (uint16_t)index);
+	w64(d, CC(queue_desc_lo), CC(queue_desc_hi), (uintptr_t)desc);
+	w64(d, CC(queue_avail_lo), CC(queue_avail_hi), (uintptr_t)avail);
+	w64(d, CC(queue_used_lo), CC(queue_used_hi), (uintptr_t)used);
+	w16(d, CC(queue_msix_vector), msix);
+	if (msix != VIRTIO_MSI_NO_VECTOR) {
+		uint16_t got = c16(d, CC(queue_msix_vector));
+
+		if (got != msix)
+			return ERR("queue %u: queue_msix_vector reads 0x%04x after writing %u "
+				   "(the device refused the vector)",
+				   index, got, msix);
+	}
+	off = c16(d, CC(queue_notify_off));
+	if ((uint64_t)off * d->notify_mult + 2 > d->notify_len)
+		return ERR("queue %u: notify offset %u * multiplier %u is outside the %u-byte "
+			   "notify region",
+			   index, off, d->notify_mult, d->notify_len);
+	*notify = d->notify_base + (uintptr_t)off * d->notify_mult;
+	return 0;
+}
+
 int vdev_setup_vq(struct vdev *d, unsigned int index, uint16_t msix)
 {
 	struct vq *q;
-	uint16_t size, n, off;
+	uint16_t n;
 	uint8_t *page;
 
 	if (index >= VDEV_MAX_VQ || d->nvqs != index)
@@ -264,16 +305,11 @@ int vdev_setup_vq(struct vdev *d, unsigned int index, uint16_t msix)
 	if (ring_next >= RING_PAGES)
 		return ERR("out of ring pages");
 	w16(d, CC(queue_select), (uint16_t)index);
-	size = c16(d, CC(queue_size));
-	if (!size)
+	if (!c16(d, CC(queue_size)))
 		return ERR("queue %u: queue_size 0 (no such queue)", index);
 	if (c16(d, CC(queue_enable)))
 		return ERR("queue %u: already enabled after reset", index);
-	n = size < VQ_RING ? size : VQ_RING;
-	while (n & (n - 1))
-		n &= (uint16_t)(n - 1);
-	if (n != size)
-		w16(d, CC(queue_size), n);
+	n = vdev_queue_size(d, index, VQ_RING);
 
 	page = ring_pages[ring_next++];
 	memset(page, 0, 4096);
@@ -287,25 +323,9 @@ int vdev_setup_vq(struct vdev *d, unsigned int index, uint16_t msix)
 	q->used = (struct vring_used *)(page + RING_USED_OFF);
 	q->indirect = (struct vring_desc *)(page + RING_INDIRECT_OFF);
 	q->scratch = page + RING_SCRATCH_OFF;
-	w64(d, CC(queue_desc_lo), CC(queue_desc_hi), (uintptr_t)q->desc);
-	w64(d, CC(queue_avail_lo), CC(queue_avail_hi), (uintptr_t)q->avail);
-	w64(d, CC(queue_used_lo), CC(queue_used_hi), (uintptr_t)q->used);
-	w16(d, CC(queue_msix_vector), msix);
-	if (msix != VIRTIO_MSI_NO_VECTOR) {
-		uint16_t got = c16(d, CC(queue_msix_vector));
-
-		if (got != msix)
-			return ERR("queue %u: queue_msix_vector reads 0x%04x after writing %u "
-				   "(the device refused the vector)",
-				   index, got, msix);
-	}
+	if (vdev_queue_program(d, index, q->desc, q->avail, q->used, msix, &q->notify))
+		return -1;
 	q->msix_vector = msix;
-	off = c16(d, CC(queue_notify_off));
-	if ((uint64_t)off * d->notify_mult + 2 > d->notify_len)
-		return ERR("queue %u: notify offset %u * multiplier %u is outside the %u-byte "
-			   "notify region",
-			   index, off, d->notify_mult, d->notify_len);
-	q->notify = d->notify_base + (uintptr_t)off * d->notify_mult;
 	w16(d, CC(queue_enable), 1);
 	d->nvqs++;
 	return 0;
