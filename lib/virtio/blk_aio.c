@@ -52,17 +52,10 @@ int blk_aio_init(struct blk_aio *a)
 	return 0;
 }
 
-static void discard(void *opaque, struct blk_aio_slot *s, int64_t res)
-{
-	(void)opaque;
-	(void)s;
-	(void)res;
-}
-
 void blk_aio_fini(struct blk_aio *a)
 {
 	if (a->ctx) {
-		blk_aio_reap(a, true, discard, NULL);
+		blk_aio_reap(a, true, NULL, NULL);
 		sys_io_destroy(a->ctx);
 		a->ctx = 0;
 	}
@@ -138,7 +131,8 @@ void blk_aio_complete(struct blk_aio *a, struct blk_aio_slot *s, int64_t res, bl
 			share = res < (int64_t)s->io.len ? res : (int64_t)s->io.len;
 			res -= share;
 		}
-		done(opaque, s, share);
+		if (done)
+			done(opaque, s, share);
 		blk_aio_put(a, s);
 		s = next;
 	}

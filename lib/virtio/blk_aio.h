@@ -59,7 +59,8 @@ struct blk_aio {
 
 /*
  * Completion callback: @s finished with @res (bytes or -errno) and is free
- * again once this returns.
+ * again once this returns. Where the functions below take one, NULL drops
+ * the results (the rings are gone: a reset, a stop).
  */
 typedef void (*blk_aio_done_fn)(void *opaque, struct blk_aio_slot *s, int64_t res);
 

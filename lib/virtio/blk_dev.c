@@ -34,13 +34,6 @@ static void aio_done(void *opaque, struct blk_aio_slot *s, int64_t res)
 		b->served |= 1u << s->queue;
 }
 
-static void aio_discard(void *opaque, struct blk_aio_slot *s, int64_t res)
-{
-	(void)opaque;
-	(void)s;
-	(void)res;
-}
-
 /* Interrupt the guest for every queue that got used buffers. */
 static void signal_served(struct blk_dev *b)
 {
@@ -146,32 +139,27 @@ static int blk_fd_event(void *opaque, struct virtio_pci *vp, uint32_t tag, uint3
 	return rc;
 }
 
-/* Wait for what is in flight; answer it only when the queues still exist. */
-static void blk_drain(struct blk_dev *b, bool answer)
+/* Wait for what is in flight and drop the results: the rings are gone (reset, stop). */
+static void blk_drain(struct blk_dev *b)
 {
 	if (!b->aio.ctx)
 		return;
 	blk_aio_submit(&b->aio, aio_done, b);
-	if (answer) {
-		blk_aio_reap(&b->aio, true, aio_done, b);
-		signal_served(b);
-	} else {
-		blk_aio_reap(&b->aio, true, aio_discard, b);
-	}
+	blk_aio_reap(&b->aio, true, NULL, NULL);
 	b->stalled = 0;
 }
 
 static void blk_reset(void *opaque)
 {
 	/* The driver gave the rings up: nothing goes back to them. */
-	blk_drain(opaque, false);
+	blk_drain(opaque);
 }
 
 static void blk_shutdown(void *opaque)
 {
 	struct blk_dev *b = opaque;
 
-	blk_drain(b, false);
+	blk_drain(b);
 	/* What the guest wrote reaches the disk before the VM is gone. */
 	if (!b->disk.read_only && b->disk.fd >= 0 && fdatasync(b->disk.fd))
 		log_warn(b->vp.log, "%s: fdatasync: %s", b->name, strerror(errno));
