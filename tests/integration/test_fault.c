@@ -485,6 +485,7 @@ Test(fault, vsock_peer_gone)
 	struct fproc p;
 	size_t sent1 = 0, sent2 = 0;
 	double cpu = -1, secs = 0;
+	char *out_line, *in_line;
 	int fd;
 
 	REQUIRE_KVM();
@@ -538,9 +539,12 @@ Test(fault, vsock_peer_gone)
 	peer_stop(&echo);
 	cr_assert_run(&r, !why[0], "host side: %s", why);
 	assert_passed(&r, "vsock_reset");
+	out_line = find_line(r.out, "VSOCK out reset");
+	in_line = find_line(r.out, "VSOCK in 1");
 	cr_log_info("vsock_peer_gone: %s; %s; host sent %zu; %.3f s CPU in %.3f s while idle",
-		    find_line(r.out, "VSOCK out reset"), find_line(r.out, "VSOCK in 1"), sent1, cpu,
-		    secs);
+		    out_line, in_line, sent1, cpu, secs);
+	free(out_line);
+	free(in_line);
 	cr_assert_run(&r, cut.got == PEER_READ, "port 8000 got %llu bytes",
 		      (unsigned long long)cut.got);
 	cr_assert_run(&r, echo.got == 64 * 1024 && !echo.err[0], "port 8001 echoed %llu bytes %s",
