@@ -168,7 +168,6 @@ static void blk_shutdown(void *opaque)
 static unsigned int blk_keep_fds(void *opaque, int *fds, unsigned int max)
 {
 	struct blk_dev *b = opaque;
-
 	unsigned int n = 0;
 
 	if (n < max && b->disk.fd >= 0)
