@@ -1368,3 +1368,81 @@ Test(wl, destroy_busy)
 	close(c);
 	rig_down(&r);
 }
+
+/* What epoll says about the device's descriptors, handed to wl_fd_ready() as the worker does. */
+static unsigned int pump(struct rig *r)
+{
+	struct epoll_event ev[16];
+	unsigned int n = 0;
+	int k = epoll_wait(r->w->vp.ep_fd, ev, 16, 0);
+
+	for (int i = 0; i < k; i++) {
+		/* Device descriptors: tags above the queues' (virtio_pci.c's DEV_TAG_BASE + tag). */
+		if (ev[i].data.u32 < VP_MAX_DEV_TAG || ev[i].data.u32 == 0xffffffffu)
+			continue;
+		cr_assert_eq(wl_fd_ready(r->w, ev[i].data.u32 % VP_MAX_DEV_TAG, ev[i].events), 0);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * The compositor answers a context whose VFD_SEND is held, then hangs up,
+ * while the in ring is paused: its last bytes must reach the guest before
+ * the hang-up (a compositor sends wl_display.error, then disconnects).
+ */
+Test(wl, hangup_while_paused_keeps_data)
+{
+	const size_t big = 2 * GMEM_MIB;
+	struct rig r;
+	uint8_t hdr[16], msg[IN_BUF];
+	unsigned int s;
+	uint32_t len;
+	int c1, c2, sz = 4096;
+	bool got_data = false, got_hup = false;
+
+	rig_up(&r);
+	c1 = new_ctx(&r, 1);
+	c2 = new_ctx(&r, 2);
+	s = slot_of(&r, 1);
+	cr_assert_eq(setsockopt(r.w->vfds[s].fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)), 0);
+	mk_send(hdr, 1, NULL, 0, NULL, 0);
+	memcpy(gmem_ptr(&r.out.m, OUT_BIG, 16), hdr, 16);
+	post_at(&r, OUT_BIG, 16 + big, 8);
+	run_out(&r);
+	cr_assert(r.w->held);
+	/* Context 2 fills the ring: paused. */
+	for (int i = 0; i < WL_PENDING && !r.w->paused; i++) {
+		comp_send(c2, "e", 1, NULL, 0);
+		pump(&r);
+	}
+	cr_assert(r.w->paused);
+	/* Context 1's compositor: a last message, then gone. */
+	comp_send(c1, "error", 5, NULL, 0);
+	close(c1);
+	pump(&r);
+	run_out(&r); /* the held send fails: the compositor is gone */
+	/* The guest takes its messages; everything context 1 sent comes before its hang-up. */
+	for (int round = 0; round < 20 && !got_hup; round++) {
+		fill(&r, 16);
+		while ((len = next_msg(&r, msg))) {
+			if (get32(msg + 8) != 1)
+				continue;
+			if (get32(msg) == WL_CMD_VFD_RECV) {
+				cr_assert(!got_hup, "data after the hang-up");
+				cr_assert_eq(len, 16 + 5);
+				cr_assert(!memcmp(msg + 16, "error", 5));
+				got_data = true;
+			} else {
+				cr_assert_eq(get32(msg), WL_CMD_VFD_HUP);
+				got_hup = true;
+			}
+		}
+		pump(&r);
+		run_out(&r);
+	}
+	cr_assert(got_hup, "no hang-up");
+	cr_assert(got_data, "the compositor's last message was lost");
+	close(c2);
+	rig_down(&r);
+}
