@@ -251,7 +251,9 @@ int wl_fd_ready(struct wl_dev *w, uint32_t tag, uint32_t events)
 			read_ctx(w, v);
 		else if (v->kind == WL_PIPE)
 			read_pipe(w, v);
-	} else if (events & (EPOLLHUP | EPOLLERR)) {
+	} else if ((events & (EPOLLHUP | EPOLLERR)) &&
+		   !(w->paused && (v->kind == WL_CTX || (v->flags & WL_VFD_READ)))) {
+		/* Paused, what the device reads waits: data may be in front of the hang-up. */
 		push_hup(w, v);
 	}
 	return 0;
