@@ -12,6 +12,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1444,5 +1445,33 @@ Test(wl, hangup_while_paused_keeps_data)
 	cr_assert(got_hup, "no hang-up");
 	cr_assert(got_data, "the compositor's last message was lost");
 	close(c2);
+	rig_down(&r);
+}
+
+/*
+ * The compositor closes the read end of a pipe the guest writes: VFD_SEND
+ * to it fails (EPIPE) and nothing else happens. In a process that does not
+ * ignore SIGPIPE (the device without its sandbox, in a program that embeds
+ * libcvm) the write must not raise it.
+ */
+Test(wl, write_to_closed_pipe)
+{
+	struct rig r;
+	uint32_t ids[1] = { 4 };
+	char b;
+	int c, fd = -1;
+
+	signal(SIGPIPE, SIG_DFL);
+	rig_up(&r);
+	c = new_ctx(&r, 1);
+	cr_assert_eq(new_pipe(&r, 4, WL_VFD_WRITE), WL_RESP_VFD_NEW);
+	cr_assert_eq(send_vfd(&r, 1, ids, 1, "p", 1), WL_RESP_OK);
+	cr_assert_eq(recv_all(c, &b, 1, &fd), 1);
+	close(fd);
+	cr_assert_eq(send_vfd(&r, 4, NULL, 0, "lost", 4), WL_RESP_ERR);
+	/* And the device carries on. */
+	cr_assert_eq(send_vfd(&r, 1, NULL, 0, "ok", 2), WL_RESP_OK);
+	recv_all(c, &b, 1, NULL);
+	close(c);
 	rig_down(&r);
 }
