@@ -1475,3 +1475,38 @@ Test(wl, write_to_closed_pipe)
 	close(c);
 	rig_down(&r);
 }
+
+/*
+ * A pipe the compositor sent on a context the guest then closes before
+ * hearing of it: the pipe goes, and so does what it read meanwhile (its
+ * own VFD_RECV and VFD_HUP), which would name a VFD the guest never knew.
+ */
+Test(wl, close_drops_what_announced_vfds_owe)
+{
+	struct rig r;
+	uint8_t msg[IN_BUF];
+	uint32_t hid = 0;
+	int c, p[2];
+
+	rig_up(&r);
+	c = new_ctx(&r, 1);
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	comp_send(c, "x", 1, &p[0], 1);
+	close(p[0]);
+	ready(&r, 1);
+	for (unsigned int i = 0; i < WL_MAX_VFDS; i++)
+		if (r.w->vfds[i].kind == WL_PIPE)
+			hid = r.w->vfds[i].id;
+	cr_assert(hid & WL_HOST_ID_BIT);
+	cr_assert_eq(write(p[1], "p", 1), 1);
+	ready(&r, hid);
+	close(p[1]);
+	ready(&r, hid);
+	cr_assert_eq(r.w->pend_len, 4, "VFD_NEW, VFD_RECV, the pipe's VFD_RECV and VFD_HUP");
+	cr_assert_eq(close_vfd(&r, 1), WL_RESP_OK);
+	cr_assert_eq(nr_vfds(&r), 0);
+	cr_assert_eq(fill(&r, 8), 0);
+	cr_assert_eq(next_msg(&r, msg), 0);
+	close(c);
+	rig_down(&r);
+}
