@@ -49,13 +49,15 @@ void wl_pend_drop(struct wl_dev *w, uint32_t id)
 
 		if (!e->len || e->owner != id)
 			continue;
+		e->len = 0; /* skipped when its turn comes */
 		if (get32(e->buf) == WL_CMD_VFD_NEW) {
-			struct wl_vfd *v = wl_vfd_find(w, get32(e->buf + 8));
+			uint32_t nid = get32(e->buf + 8);
+			struct wl_vfd *v = wl_vfd_find(w, nid);
 
 			if (v)
 				wl_vfd_close(w, (unsigned int)(v - w->vfds));
+			wl_pend_drop(w, nid); /* what it read: the guest never knew it */
 		}
-		e->len = 0; /* skipped when its turn comes */
 	}
 }
 
