@@ -1510,3 +1510,38 @@ Test(wl, close_drops_what_announced_vfds_owe)
 	close(c);
 	rig_down(&r);
 }
+
+/* A memfd the compositor may not write (a keymap, say): mapped read-only, still announced. */
+Test(wl, compositor_readonly_memfd)
+{
+	struct rig r;
+	uint8_t msg[IN_BUF];
+	char proc[64];
+	int c, fd, ro;
+	unsigned int s;
+
+	rig_up(&r);
+	r.w->use_shmem = true;
+	c = new_ctx(&r, 1);
+	fd = memfd_create("keymap", MFD_CLOEXEC);
+	cr_assert_eq(ftruncate(fd, 4096), 0);
+	cr_assert_eq(pwrite(fd, "xkb_keymap", 10, 0), 10);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	ro = open(proc, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(ro, 0);
+	comp_send(c, "k", 1, &ro, 1);
+	close(ro);
+	ready(&r, 1);
+	cr_assert_eq(fill(&r, 2), 2);
+	cr_assert_eq(next_msg(&r, msg), WL_NEW_LEN);
+	s = slot_of(&r, get32(msg + 8));
+	cr_assert_eq(r.w->vfds[s].kind, WL_SHM);
+	cr_assert_eq(get32(msg + 24), 4096);
+	cr_assert_eq(get64(msg + 16), r.w->vfds[s].off / 4096);
+	cr_assert(r.w->vp.shm_maps[s].ro);
+	cr_assert(!memcmp(r.w->vp.shm_maps[s].host, "xkb_keymap", 10));
+	cr_assert_eq(next_msg(&r, msg), 16 + 4 + 1);
+	close(fd);
+	close(c);
+	rig_down(&r);
+}
