@@ -1545,3 +1545,30 @@ Test(wl, compositor_readonly_memfd)
 	close(c);
 	rig_down(&r);
 }
+
+/* A keymap is rarely a whole number of pages: it is mapped rounded up, as crosvm does. */
+Test(wl, compositor_memfd_of_odd_size)
+{
+	struct rig r;
+	uint8_t msg[IN_BUF];
+	int c, fd;
+	unsigned int s;
+
+	rig_up(&r);
+	r.w->use_shmem = true;
+	c = new_ctx(&r, 1);
+	fd = memfd_create("keymap", MFD_CLOEXEC);
+	cr_assert_eq(ftruncate(fd, 5000), 0);
+	cr_assert_eq(pwrite(fd, "xkb_keymap", 10, 4990), 10);
+	comp_send(c, "k", 1, &fd, 1);
+	ready(&r, 1);
+	cr_assert_eq(fill(&r, 2), 2);
+	cr_assert_eq(next_msg(&r, msg), WL_NEW_LEN);
+	s = slot_of(&r, get32(msg + 8));
+	cr_assert_eq(r.w->vfds[s].kind, WL_SHM, "mapped, not opaque");
+	cr_assert_eq(get32(msg + 24), 8192);
+	cr_assert(!memcmp((uint8_t *)r.w->vp.shm_maps[s].host + 4990, "xkb_keymap", 10));
+	close(fd);
+	close(c);
+	rig_down(&r);
+}
