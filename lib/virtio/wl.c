@@ -392,7 +392,10 @@ static int answer(struct wl_dev *w, struct virtq *q, const struct reply *r)
 	if (n < r->len)
 		vp_warn_guest(&w->vp, "%s: response buffer of %llu bytes for a %zu-byte response",
 			      w->name, (unsigned long long)w->out.in_len, r->len);
-	return vq_push(q, w->out.head, (uint32_t)n) ? -EPROTO : 0;
+	if (vq_push(q, w->out.head, (uint32_t)n))
+		return -EPROTO;
+	w->out_answered = true;
+	return 0;
 }
 
 /* Handle the chain in w->out: 0 answered, -EAGAIN held, -EPROTO broken. */
@@ -484,7 +487,10 @@ static int run(struct wl_dev *w, struct virtio_pci *vp)
 
 	if (out) {
 		rc = wl_process_out(w, out);
-		virtio_pci_queue_done(vp, WL_Q_OUT);
+		/* Only for answers: without EVENT_IDX every call would interrupt. */
+		if (w->out_answered)
+			virtio_pci_queue_done(vp, WL_Q_OUT);
+		w->out_answered = false;
 	}
 	if (in && rc == 0) {
 		n = wl_fill_in(w, in);

@@ -150,6 +150,7 @@ struct wl_dev {
 	bool held;
 	struct wl_cmd held_cmd;
 	uint64_t held_sent;  /* data bytes sent so far */
+	bool out_answered;   /* a response was pushed since the last interrupt check */
 	struct vq_chain out; /* the chain being handled */
 	struct vq_chain in;
 };
