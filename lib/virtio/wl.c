@@ -464,12 +464,20 @@ int wl_process_out(struct wl_dev *w, struct virtq *q)
 		if (answer(w, q, &r))
 			return -EPROTO;
 	}
-	while ((rc = vq_pop(q, &w->out, &err)) == 1) {
-		rc = execute(w, q);
-		if (rc == -EAGAIN)
-			return 0;
-		if (rc)
-			return rc;
+	for (;;) {
+		while ((rc = vq_pop(q, &w->out, &err)) == 1) {
+			rc = execute(w, q);
+			if (rc == -EAGAIN)
+				return 0;
+			if (rc)
+				return rc;
+		}
+		if (rc < 0)
+			break;
+		/* EVENT_IDX: ask for the next kick (avail_event), then close the race. */
+		vq_enable_notify(q);
+		if (!vq_has_work(q))
+			break;
 	}
 	if (rc < 0) {
 		vp_warn_guest(&w->vp, "%s: out queue: %s", w->name, err.msg);

@@ -276,8 +276,13 @@ int wl_fill_in(struct wl_dev *w, struct virtq *q)
 				vp_warn_guest(&w->vp, "%s: in queue: %s", w->name, err.msg);
 				return -EPROTO;
 			}
-			if (rc == 0)
+			if (rc == 0) {
+				/* No buffer: ask for a kick when one comes (EVENT_IDX). */
+				vq_enable_notify(q);
+				if (vq_has_work(q))
+					continue;
 				break;
+			}
 			if (w->in.in_len < e->len) {
 				vp_warn_guest(
 					&w->vp,
