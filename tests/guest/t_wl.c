@@ -1,0 +1,1208 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * virtio-wayland (1af4:107f, virtio device id 63; crosvm's virtio-wl and the
+ * ChromeOS uapi linux/virtio_wl.h) driven from the guest, talking the
+ * Wayland wire protocol to the compositor the host test started
+ * (tests/integration/test_wl.c runs weston's headless backend).
+ *
+ *   wl: VERSION_1 | TRANS_FLAGS | USE_SHMEM; a context (VFD_NEW_CTX 1) does
+ *	wl_display.get_registry + sync and must see wl_compositor and wl_shm
+ *	("WL global <name> <interface> <version>" lines); a VFD_NEW of 8192
+ *	bytes must lie in the shared-memory region (capability type 8, BAR 2),
+ *	which must hold a pattern written there; wl_shm.create_pool with that
+ *	VFD as its fd, wl_shm_pool.create_buffer 64x32 ARGB8888 and a sync
+ *	must come back done without a wl_display.error; then VFD_CLOSE of the
+ *	memory and of the context is OK.
+ *   wl_bad_pool: the same pool, then a create_buffer that does not fit it
+ *	(256 x 1000 bytes in 8192): the compositor must answer with
+ *	wl_display.error (object: the pool, code 1 invalid_stride) and close
+ *	the connection, which the device reports as VFD_HUP.
+ *   wl_garbage: malformed commands get error responses (unknown type,
+ *	unknown ids, vfd_count 29, host-bit ids, size 0 / larger than the
+ *	region, a reused id, DMABUF, a 4-byte header), Wayland garbage ends
+ *	only its own connection (error + HUP), and a fresh context still does
+ *	a full roundtrip.
+ *   wl_absent: passes when there is no 1af4:107f function.
+ *
+ * Everything is polled; every wait is bounded.
+ */
+#include "hw.h"
+
+#define WL_DEVICE 0x107f /* 0x1040 + 63 */
+
+#define VIRTIO_WL_F_TRANS_FLAGS 1
+#define VIRTIO_WL_F_USE_SHMEM 3
+
+#define WL_CMD_VFD_NEW 0x100
+#define WL_CMD_VFD_CLOSE 0x101
+#define WL_CMD_VFD_SEND 0x102
+#define WL_CMD_VFD_RECV 0x103
+#define WL_CMD_VFD_NEW_CTX 0x104
+#define WL_CMD_VFD_NEW_PIPE 0x105
+#define WL_CMD_VFD_HUP 0x106
+#define WL_CMD_VFD_NEW_DMABUF 0x107
+#define WL_CMD_VFD_NEW_CTX_NAMED 0x10a
+#define WL_RESP_OK 0x1000
+#define WL_RESP_VFD_NEW 0x1001
+#define WL_RESP_ERR 0x1100
+#define WL_RESP_OUT_OF_MEMORY 0x1101
+#define WL_RESP_INVALID_ID 0x1102
+#define WL_RESP_INVALID_TYPE 0x1103
+#define WL_RESP_INVALID_FLAGS 0x1104
+#define WL_RESP_INVALID_CMD 0x1105
+
+#define WL_VFD_WRITE 0x1
+#define WL_VFD_READ 0x2
+#define WL_HOST_ID 0x40000000u
+#define WL_SEND_MAX 28
+
+#define PCI_CAP_SHM 8 /* VIRTIO_PCI_CAP_SHARED_MEMORY_CFG */
+
+#define IN_BUF 4096
+#define WL_STREAM 8192 /* per-connection buffer of not yet parsed Wayland bytes */
+#define WL_NCTX 4
+#define WL_NOBJ 64
+#define WL_WAIT_POLLS 4000000UL
+
+/* Wayland object types, as far as we follow them. */
+enum wl_obj {
+	OBJ_NONE,
+	OBJ_DISPLAY,
+	OBJ_REGISTRY,
+	OBJ_CALLBACK,
+	OBJ_SHM,
+	OBJ_POOL,
+	OBJ_BUFFER,
+	OBJ_OTHER,
+};
+
+struct wlctx {
+	bool used, hup;
+	uint32_t vfd;
+	uint8_t type[WL_NOBJ]; /* enum wl_obj of each object id we created */
+	uint64_t done;	       /* callbacks (object id < 64) whose done arrived */
+	uint32_t shm_name, shm_ver, comp_name, comp_ver;
+	unsigned int nglobals, shm_formats, host_vfds;
+	bool argb;  /* wl_shm announced format 0 */
+	bool error; /* wl_display.error arrived */
+	uint32_t err_obj, err_code;
+	char err_msg[96];
+	bool bad; /* the byte stream did not parse */
+	char why[96];
+	bool quiet; /* do not print the globals */
+	uint32_t len;
+	uint8_t buf[WL_STREAM];
+};
+
+struct wl {
+	struct vdev d;
+	struct vq *in, *out;
+	uintptr_t shm;	  /* guest address of the shared-memory region, 0: none */
+	uint64_t shm_len; /* its length */
+	uint16_t in_kicked;
+	unsigned int recvs, hups, stray; /* in-queue messages seen; for unknown vfds */
+	struct wlctx c[WL_NCTX];
+};
+
+static uint8_t inbufs[VQ_RING][IN_BUF] __attribute__((aligned(4096)));
+static uint8_t cmd[4096] __attribute__((aligned(64)));
+static uint8_t resp[256] __attribute__((aligned(64)));
+static struct wl wl0;
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+static inline uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static inline uint64_t get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static const char *resp_name(uint32_t type)
+{
+	switch (type) {
+	case WL_RESP_OK:
+		return "OK";
+	case WL_RESP_VFD_NEW:
+		return "VFD_NEW";
+	case WL_RESP_ERR:
+		return "ERR";
+	case WL_RESP_OUT_OF_MEMORY:
+		return "OUT_OF_MEMORY";
+	case WL_RESP_INVALID_ID:
+		return "INVALID_ID";
+	case WL_RESP_INVALID_TYPE:
+		return "INVALID_TYPE";
+	case WL_RESP_INVALID_FLAGS:
+		return "INVALID_FLAGS";
+	case WL_RESP_INVALID_CMD:
+		return "INVALID_CMD";
+	}
+	return "?";
+}
+
+static bool resp_is_err(uint32_t type)
+{
+	return type >= WL_RESP_ERR && type <= WL_RESP_INVALID_CMD;
+}
+
+/* ---- the in queue: device -> guest ---- */
+
+static void in_post(struct wl *w, unsigned int i)
+{
+	struct vq *q = w->in;
+
+	q->avail->ring[q->avail_idx % q->size] = (uint16_t)i;
+	barrier();
+	q->avail_idx++;
+	*(volatile uint16_t *)&q->avail->idx = q->avail_idx;
+}
+
+static void in_kick(struct wl *w)
+{
+	if (w->in->avail_idx != w->in_kicked) {
+		vq_kick(w->in, w->in_kicked);
+		w->in_kicked = w->in->avail_idx;
+	}
+}
+
+static struct wlctx *ctx_find(struct wl *w, uint32_t vfd)
+{
+	for (unsigned int i = 0; i < WL_NCTX; i++)
+		if (w->c[i].used && w->c[i].vfd == vfd)
+			return &w->c[i];
+	return NULL;
+}
+
+static void ctx_bad(struct wlctx *c, const char *why, uint32_t a, uint32_t b)
+{
+	if (!c->bad)
+		snprintf(c->why, sizeof(c->why), "%s (%u, %u)", why, a, b);
+	c->bad = true;
+}
+
+/* A Wayland string argument at @p (@left bytes): its length incl. padding, or 0 if bad. */
+static uint32_t wl_string(const uint8_t *p, uint32_t left, char *out, size_t outsz)
+{
+	uint32_t n, padded;
+
+	if (left < 4)
+		return 0;
+	n = get32(p);
+	padded = 4 + ((n + 3) & ~3u);
+	if (!n || n > left - 4 || padded > left || p[4 + n - 1] != '\0')
+		return 0;
+	if (outsz) {
+		size_t k = n - 1 < outsz - 1 ? n - 1 : outsz - 1;
+
+		memcpy(out, p + 4, k);
+		out[k] = '\0';
+	}
+	return padded;
+}
+
+/* One whole Wayland event @m of @size bytes on connection @c. */
+static void wl_event(struct wlctx *c, const uint8_t *m, uint32_t size)
+{
+	uint32_t obj = get32(m), op = get32(m + 4) & 0xffff;
+	const uint8_t *a = m + 8;
+	uint32_t left = size - 8;
+	enum wl_obj type = obj < WL_NOBJ ? (enum wl_obj)c->type[obj] : OBJ_NONE;
+	char s[64];
+
+	switch (type) {
+	case OBJ_DISPLAY:
+		if (op == 0) { /* error(object, code, message) */
+			if (left < 12 ||
+			    !wl_string(a + 8, left - 8, c->err_msg, sizeof(c->err_msg))) {
+				ctx_bad(c, "short wl_display.error", size, 0);
+				return;
+			}
+			c->error = true;
+			c->err_obj = get32(a);
+			c->err_code = get32(a + 4);
+			printf("WL ctx %u: wl_display.error object %u code %u: %s\n", c->vfd,
+			       c->err_obj, c->err_code, c->err_msg);
+		} else if (op == 1) { /* delete_id(id) */
+			if (left >= 4 && get32(a) < WL_NOBJ)
+				c->type[get32(a)] = OBJ_NONE;
+		}
+		return;
+	case OBJ_REGISTRY:
+		if (op == 0) { /* global(name, interface, version) */
+			uint32_t n;
+
+			if (left < 12 || !(n = wl_string(a + 4, left - 4, s, sizeof(s))) ||
+			    left < 4 + n + 4) {
+				ctx_bad(c, "short wl_registry.global", size, 0);
+				return;
+			}
+			c->nglobals++;
+			if (!c->quiet)
+				printf("WL global %u %s %u\n", get32(a), s, get32(a + 4 + n));
+			if (!strcmp(s, "wl_shm")) {
+				c->shm_name = get32(a);
+				c->shm_ver = get32(a + 4 + n);
+			} else if (!strcmp(s, "wl_compositor")) {
+				c->comp_name = get32(a);
+				c->comp_ver = get32(a + 4 + n);
+			}
+		}
+		return;
+	case OBJ_CALLBACK:
+		if (op == 0)
+			c->done |= 1ULL << obj;
+		return;
+	case OBJ_SHM:
+		if (op == 0 && left >= 4) {
+			c->shm_formats++;
+			if (get32(a) == 0)
+				c->argb = true;
+		}
+		return;
+	default:
+		return; /* wl_buffer.release and anything we do not follow */
+	}
+}
+
+/* Appends @n bytes from the compositor to @c's stream and handles its whole messages. */
+static void wl_stream(struct wlctx *c, const uint8_t *p, uint32_t n)
+{
+	uint32_t off = 0;
+
+	if (n > WL_STREAM - c->len) {
+		ctx_bad(c, "stream buffer overflow", c->len, n);
+		return;
+	}
+	memcpy(c->buf + c->len, p, n);
+	c->len += n;
+	while (c->len - off >= 8 && !c->bad) {
+		uint32_t size = get32(c->buf + off + 4) >> 16;
+
+		if (size < 8 || (size & 3)) {
+			ctx_bad(c, "event of bad size", size, get32(c->buf + off));
+			break;
+		}
+		if (c->len - off < size)
+			break; /* the rest comes in a later VFD_RECV */
+		wl_event(c, c->buf + off, size);
+		off += size;
+	}
+	if (off) {
+		c->len -= off;
+		for (uint32_t i = 0; i < c->len; i++)
+			c->buf[i] = c->buf[off + i];
+	}
+}
+
+/* One in-queue message of @len bytes. */
+static void in_msg(struct wl *w, const uint8_t *m, uint32_t len)
+{
+	uint32_t type = len >= 8 ? get32(m) : 0;
+	struct wlctx *c;
+
+	switch (type) {
+	case WL_CMD_VFD_RECV: {
+		uint32_t n;
+
+		if (len < 16 || (n = get32(m + 12)) > WL_SEND_MAX || 16 + 4 * n > len) {
+			printf("WL in: malformed VFD_RECV of %u bytes\n", len);
+			w->stray++;
+			return;
+		}
+		w->recvs++;
+		c = ctx_find(w, get32(m + 8));
+		if (!c) {
+			printf("WL in: VFD_RECV for unknown vfd 0x%x\n", get32(m + 8));
+			w->stray++;
+			return;
+		}
+		c->host_vfds += n;
+		wl_stream(c, m + 16 + 4 * n, len - 16 - 4 * n);
+		return;
+	}
+	case WL_CMD_VFD_NEW:
+		/* An fd the compositor passed: announced before the VFD_RECV carrying it. */
+		if (len >= 16)
+			printf("WL in: host VFD_NEW id 0x%x flags 0x%x\n", get32(m + 8),
+			       get32(m + 12));
+		if (len < 16 || !(get32(m + 8) & WL_HOST_ID))
+			w->stray++;
+		return;
+	case WL_CMD_VFD_HUP:
+		w->hups++;
+		c = len >= 12 ? ctx_find(w, get32(m + 8)) : NULL;
+		if (!c) {
+			printf("WL in: VFD_HUP for unknown vfd 0x%x\n",
+			       len >= 12 ? get32(m + 8) : 0);
+			w->stray++;
+			return;
+		}
+		printf("WL in: VFD_HUP ctx %u\n", c->vfd);
+		c->hup = true;
+		return;
+	default:
+		printf("WL in: message type 0x%x of %u bytes\n", type, len);
+		w->stray++;
+	}
+}
+
+/* Handles the used in-queue buffers; returns how many. */
+static unsigned int in_pump(struct wl *w)
+{
+	struct vq *q = w->in;
+	unsigned int n = 0;
+
+	while (vq_used_ready(q)) {
+		uint32_t id, len;
+
+		barrier();
+		id = q->used->ring[q->last_used % q->size].id;
+		len = q->used->ring[q->last_used % q->size].len;
+		q->last_used++;
+		if (id >= VQ_RING) {
+			printf("WL in: used id %u\n", id);
+			w->stray++;
+			continue;
+		}
+		in_msg(w, inbufs[id], len > IN_BUF ? IN_BUF : len);
+		in_post(w, id);
+		n++;
+	}
+	if (n)
+		in_kick(w);
+	return n;
+}
+
+/* ---- the out queue: guest -> device commands ---- */
+
+/*
+ * One command of @len bytes in cmd[], answered in resp[] (@rlen writable
+ * bytes). Returns the response type (0 when the device wrote fewer than 8
+ * bytes), or -1 with FAIL printed.
+ */
+static int64_t wl_cmd(const char *t, struct wl *w, uint32_t len, uint32_t rlen)
+{
+	struct vq_buf v[2] = { { cmd, len, false }, { resp, rlen, true } };
+	uint32_t used;
+
+	memset(resp, 0xee, sizeof(resp));
+	if (vq_request(t, w->out, v, 2, &used))
+		return -1;
+	in_pump(w); /* keep the in queue moving */
+	if (used < 8)
+		return 0;
+	return get32(resp);
+}
+
+/* A command expected to answer @want; returns 0 or -1 with FAIL printed. */
+static int wl_expect(const char *t, struct wl *w, uint32_t len, uint32_t want, const char *what)
+{
+	int64_t r = wl_cmd(t, w, len, sizeof(resp));
+
+	if (r < 0)
+		return -1;
+	printf("WL %s -> %s (0x%x)\n", what, resp_name((uint32_t)r), (uint32_t)r);
+	if (r != want) {
+		fail(t, "%s answered 0x%x (%s), want 0x%x (%s)", what, (uint32_t)r,
+		     resp_name((uint32_t)r), want, resp_name(want));
+		return -1;
+	}
+	return 0;
+}
+
+/* A command expected to fail with any error response; returns 0 or -1 with FAIL printed. */
+static int wl_expect_err(const char *t, struct wl *w, uint32_t len, const char *what)
+{
+	int64_t r = wl_cmd(t, w, len, sizeof(resp));
+
+	if (r < 0)
+		return -1;
+	printf("WL %s -> %s (0x%x)\n", what, resp_name((uint32_t)r), (uint32_t)r);
+	if (!resp_is_err((uint32_t)r)) {
+		fail(t, "%s answered 0x%x (%s), want an error response", what, (uint32_t)r,
+		     resp_name((uint32_t)r));
+		return -1;
+	}
+	return 0;
+}
+
+/* cmd[] = the 64-byte virtio_wl_ctrl_vfd_new. */
+static uint32_t mk_vfd_new(uint32_t type, uint32_t id, uint32_t flags, uint32_t size)
+{
+	memset(cmd, 0, 64);
+	put32(cmd, type);
+	put32(cmd + 8, id);
+	put32(cmd + 12, flags);
+	put32(cmd + 24, size);
+	return 64;
+}
+
+/* cmd[] = {hdr, id} (VFD_CLOSE and friends). */
+static uint32_t mk_vfd(uint32_t type, uint32_t id)
+{
+	memset(cmd, 0, 12);
+	put32(cmd, type);
+	put32(cmd + 8, id);
+	return 12;
+}
+
+/* ---- Wayland requests, built after a VFD_SEND header in cmd[] ---- */
+
+struct wbuf {
+	uint32_t len;  /* bytes in cmd[] so far */
+	uint32_t open; /* offset of the message being built */
+};
+
+static void send_begin(struct wbuf *b, uint32_t ctx, const uint32_t *ids, uint32_t n)
+{
+	memset(cmd, 0, 16);
+	put32(cmd, WL_CMD_VFD_SEND);
+	put32(cmd + 8, ctx);
+	put32(cmd + 12, n);
+	for (uint32_t i = 0; i < n; i++)
+		put32(cmd + 16 + 4 * i, ids[i]);
+	b->len = 16 + 4 * n;
+}
+
+static void w_u32(struct wbuf *b, uint32_t v)
+{
+	put32(cmd + b->len, v);
+	b->len += 4;
+}
+
+static void w_str(struct wbuf *b, const char *s)
+{
+	uint32_t n = (uint32_t)strlen(s) + 1;
+
+	w_u32(b, n);
+	memset(cmd + b->len, 0, (n + 3) & ~3u);
+	memcpy(cmd + b->len, s, n);
+	b->len += (n + 3) & ~3u;
+}
+
+static void w_begin(struct wbuf *b, uint32_t obj, uint16_t op)
+{
+	b->open = b->len;
+	w_u32(b, obj);
+	w_u32(b, op);
+}
+
+static void w_end(struct wbuf *b)
+{
+	uint32_t size = b->len - b->open;
+
+	put32(cmd + b->open + 4, size << 16 | (get32(cmd + b->open + 4) & 0xffff));
+}
+
+static void ctx_obj(struct wlctx *c, uint32_t id, enum wl_obj type)
+{
+	if (id < WL_NOBJ)
+		c->type[id] = (uint8_t)type;
+}
+
+/* wl_display.sync(new_id @cb) */
+static void req_sync(struct wbuf *b, struct wlctx *c, uint32_t cb)
+{
+	w_begin(b, 1, 0);
+	w_u32(b, cb);
+	w_end(b);
+	ctx_obj(c, cb, OBJ_CALLBACK);
+}
+
+/* ---- device setup ---- */
+
+/* The shared-memory capability (type 8, shmid 0): region address and length. */
+static int find_shm(const char *t, struct wl *w)
+{
+	uint32_t bdf = w->d.bdf;
+	unsigned int ptr = pci_read8(bdf, 0x34) & 0xfc, n = 0;
+
+	while (ptr && n++ < 48) {
+		uint32_t h = pci_read32(bdf, ptr);
+
+		if ((uint8_t)h == 0x09 && (uint8_t)(h >> 24) == PCI_CAP_SHM) {
+			uint8_t clen = (uint8_t)(h >> 16);
+			uint32_t bs = pci_read32(bdf, ptr + 4);
+			uint8_t bar = (uint8_t)bs, shmid = (uint8_t)(bs >> 8);
+			uint64_t off, len, base;
+			char why[128];
+
+			if (clen < 24) {
+				fail(t, "shared-memory capability of %u bytes, want 24", clen);
+				return -1;
+			}
+			off = pci_read32(bdf, ptr + 8) | (uint64_t)pci_read32(bdf, ptr + 16) << 32;
+			len = pci_read32(bdf, ptr + 12) | (uint64_t)pci_read32(bdf, ptr + 20) << 32;
+			printf("WL shm cap: bar %u shmid %u offset 0x%llx length 0x%llx\n", bar,
+			       shmid, (unsigned long long)off, (unsigned long long)len);
+			if (shmid != 0) {
+				ptr = (h >> 8) & 0xfc;
+				continue;
+			}
+			if (bar != 2) {
+				fail(t, "shared memory in BAR%u, want BAR2", bar);
+				return -1;
+			}
+			base = pci_bar_addr(bdf, bar, why, sizeof(why));
+			if (!base) {
+				fail(t, "shared-memory BAR: %s", why);
+				return -1;
+			}
+			if (!len || len & 4095 || off & 4095) {
+				fail(t, "shared memory offset 0x%llx length 0x%llx",
+				     (unsigned long long)off, (unsigned long long)len);
+				return -1;
+			}
+			if (base + off + len > 0x100000000ULL) {
+				fail(t, "shared memory at 0x%llx + 0x%llx is above 4 GiB",
+				     (unsigned long long)(base + off), (unsigned long long)len);
+				return -1;
+			}
+			w->shm = (uintptr_t)(base + off);
+			w->shm_len = len;
+			printf("WL shm at 0x%llx, 0x%llx bytes\n", (unsigned long long)w->shm,
+			       (unsigned long long)len);
+			return 0;
+		}
+		ptr = (h >> 8) & 0xfc;
+	}
+	fail(t, "no shared-memory capability (virtio cap type 8) with shmid 0");
+	return -1;
+}
+
+static int wl_open(const char *t, struct wl *w)
+{
+	uint64_t want = 1ULL << VIRTIO_WL_F_TRANS_FLAGS | 1ULL << VIRTIO_WL_F_USE_SHMEM;
+	uint32_t bdf;
+
+	memset(w, 0, sizeof(*w));
+	if (pci_find(0x1af4, WL_DEVICE, &bdf, 1) != 1) {
+		fail(t, "no virtio-wayland PCI function (1af4:%04x)", WL_DEVICE);
+		return -1;
+	}
+	if (vdev_probe(&w->d, bdf) || vdev_negotiate(&w->d, want, want) ||
+	    vdev_setup_vq(&w->d, 0, VIRTIO_MSI_NO_VECTOR) ||
+	    vdev_setup_vq(&w->d, 1, VIRTIO_MSI_NO_VECTOR) || vdev_driver_ok(&w->d)) {
+		fail(t, "%s", virtio_err);
+		return -1;
+	}
+	printf("VIRTIO %02x.%x features offered 0x%llx accepted 0x%llx queues %u\n",
+	       (bdf >> 3) & 31, bdf & 7, (unsigned long long)w->d.dev_features,
+	       (unsigned long long)w->d.features, w->d.num_queues);
+	if (w->d.num_queues < 2) {
+		fail(t, "%u queues, want 2 (in, out)", w->d.num_queues);
+		return -1;
+	}
+	if (find_shm(t, w))
+		return -1;
+	w->in = &w->d.vqs[0];
+	w->out = &w->d.vqs[1];
+	for (unsigned int i = 0; i < w->in->size; i++)
+		w->in->desc[i] =
+			(struct vring_desc){ (uintptr_t)inbufs[i], IN_BUF, VRING_DESC_F_WRITE, 0 };
+	for (unsigned int i = 0; i < w->in->size; i++)
+		in_post(w, i);
+	in_kick(w);
+	return 0;
+}
+
+/* VFD_NEW_CTX @id: a new connection to the compositor, tracked in w->c[]. */
+static struct wlctx *ctx_new(const char *t, struct wl *w, uint32_t id)
+{
+	struct wlctx *c = NULL;
+	int64_t r;
+
+	for (unsigned int i = 0; i < WL_NCTX && !c; i++)
+		if (!w->c[i].used)
+			c = &w->c[i];
+	if (!c) {
+		fail(t, "out of context slots");
+		return NULL;
+	}
+	r = wl_cmd(t, w, mk_vfd_new(WL_CMD_VFD_NEW_CTX, id, 0, 0), sizeof(resp));
+	if (r < 0)
+		return NULL;
+	printf("WL VFD_NEW_CTX %u -> %s (0x%x) id %u flags 0x%x\n", id, resp_name((uint32_t)r),
+	       (uint32_t)r, get32(resp + 8), get32(resp + 12));
+	if (r != WL_RESP_VFD_NEW) {
+		fail(t, "VFD_NEW_CTX %u answered 0x%x (%s), want RESP_VFD_NEW", id, (uint32_t)r,
+		     resp_name((uint32_t)r));
+		return NULL;
+	}
+	if (get32(resp + 8) != id) {
+		fail(t, "VFD_NEW_CTX %u answered for id %u", id, get32(resp + 8));
+		return NULL;
+	}
+	if ((get32(resp + 12) & (WL_VFD_READ | WL_VFD_WRITE)) != (WL_VFD_READ | WL_VFD_WRITE)) {
+		fail(t, "VFD_NEW_CTX %u: flags 0x%x, want READ|WRITE", id, get32(resp + 12));
+		return NULL;
+	}
+	memset(c, 0, sizeof(*c) - WL_STREAM);
+	c->used = true;
+	c->vfd = id;
+	c->type[1] = OBJ_DISPLAY;
+	return c;
+}
+
+/* Whether the wait is over: @cb done (cb != 0), a HUP, an error or a bad stream. */
+static bool ctx_settled(const struct wlctx *c, uint32_t cb)
+{
+	return (cb && (c->done >> cb) & 1) || c->hup || c->error || c->bad;
+}
+
+/* Pumps the in queue until ctx_settled(@c, @cb); -1 with FAIL printed on timeout. */
+static int ctx_wait(const char *t, struct wl *w, struct wlctx *c, uint32_t cb, const char *what)
+{
+	for (unsigned long i = 0; !ctx_settled(c, cb); i++) {
+		if (i == WL_WAIT_POLLS) {
+			fail(t,
+			     "ctx %u: %s: nothing after %lu polls (%u VFD_RECVs so far, %u bytes "
+			     "unparsed)",
+			     c->vfd, what, WL_WAIT_POLLS, w->recvs, c->len);
+			return -1;
+		}
+		if (!in_pump(w))
+			cpu_relax();
+	}
+	return 0;
+}
+
+/* After a wait that should have ended with done(@cb): 0, or -1 with FAIL printed. */
+static int ctx_ok(const char *t, struct wlctx *c, uint32_t cb, const char *what)
+{
+	if (c->bad) {
+		fail(t, "ctx %u: %s: compositor stream: %s", c->vfd, what, c->why);
+		return -1;
+	}
+	if (c->error) {
+		fail(t, "ctx %u: %s: wl_display.error object %u code %u: %s", c->vfd, what,
+		     c->err_obj, c->err_code, c->err_msg);
+		return -1;
+	}
+	if (c->hup) {
+		fail(t, "ctx %u: %s: VFD_HUP (the compositor closed the connection)", c->vfd, what);
+		return -1;
+	}
+	if (!((c->done >> cb) & 1)) {
+		fail(t, "ctx %u: %s: no wl_callback.done", c->vfd, what);
+		return -1;
+	}
+	return 0;
+}
+
+/* get_registry(@reg) + sync(@cb), waited for; wl_compositor and wl_shm must be there. */
+static int ctx_registry(const char *t, struct wl *w, struct wlctx *c, uint32_t reg, uint32_t cb)
+{
+	struct wbuf b;
+
+	send_begin(&b, c->vfd, NULL, 0);
+	w_begin(&b, 1, 1); /* wl_display.get_registry(new_id) */
+	w_u32(&b, reg);
+	w_end(&b);
+	ctx_obj(c, reg, OBJ_REGISTRY);
+	req_sync(&b, c, cb);
+	if (wl_expect(t, w, b.len, WL_RESP_OK, "VFD_SEND get_registry+sync") ||
+	    ctx_wait(t, w, c, cb, "registry roundtrip") || ctx_ok(t, c, cb, "registry roundtrip"))
+		return -1;
+	printf("WL ctx %u: %u globals, wl_compositor name %u v%u, wl_shm name %u v%u\n", c->vfd,
+	       c->nglobals, c->comp_name, c->comp_ver, c->shm_name, c->shm_ver);
+	if (!c->comp_name || !c->shm_name) {
+		fail(t, "ctx %u: the globals lack %s", c->vfd,
+		     !c->comp_name ? "wl_compositor" : "wl_shm");
+		return -1;
+	}
+	return 0;
+}
+
+/* VFD_NEW @id of @size bytes; its offset in the region into *@off. */
+static int shm_new(const char *t, struct wl *w, uint32_t id, uint32_t size, uint64_t *off)
+{
+	uint64_t pfn;
+	uint32_t got;
+	int64_t r = wl_cmd(t, w, mk_vfd_new(WL_CMD_VFD_NEW, id, 0, size), sizeof(resp));
+
+	if (r < 0)
+		return -1;
+	pfn = get64(resp + 16);
+	got = get32(resp + 24);
+	printf("WL VFD_NEW %u size %u -> %s (0x%x) id %u flags 0x%x pfn 0x%llx size %u\n", id, size,
+	       resp_name((uint32_t)r), (uint32_t)r, get32(resp + 8), get32(resp + 12),
+	       (unsigned long long)pfn, got);
+	if (r != WL_RESP_VFD_NEW) {
+		fail(t, "VFD_NEW %u answered 0x%x (%s)", id, (uint32_t)r, resp_name((uint32_t)r));
+		return -1;
+	}
+	if (get32(resp + 8) != id) {
+		fail(t, "VFD_NEW %u answered for id %u", id, get32(resp + 8));
+		return -1;
+	}
+	if (got != ((size + 4095) & ~4095u)) {
+		fail(t, "VFD_NEW %u of %u bytes: size %u", id, size, got);
+		return -1;
+	}
+	if (pfn > (w->shm_len >> 12) || (pfn << 12) + got > w->shm_len) {
+		fail(t, "VFD_NEW %u: pfn 0x%llx + %u bytes is outside the 0x%llx-byte region", id,
+		     (unsigned long long)pfn, got, (unsigned long long)w->shm_len);
+		return -1;
+	}
+	*off = pfn << 12;
+	return 0;
+}
+
+/* Writes a pattern (seeded by @seed) over @len bytes at @p and reads it back. */
+static int shm_pattern(const char *t, uintptr_t p, uint32_t len, uint64_t seed)
+{
+	volatile uint64_t *q = (volatile uint64_t *)p;
+
+	for (uint32_t i = 0; i < len / 8; i++)
+		q[i] = seed ^ ((uint64_t)i * 0x9e3779b97f4a7c15ULL);
+	for (uint32_t i = 0; i < len / 8; i++) {
+		if (q[i] != (seed ^ ((uint64_t)i * 0x9e3779b97f4a7c15ULL))) {
+			fail(t, "shared memory at 0x%llx: qword %u reads 0x%llx after the write",
+			     (unsigned long long)p, i, (unsigned long long)q[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+#define OBJ_REG 2
+#define OBJ_CB1 3
+#define OBJ_SHM_ID 5
+#define OBJ_POOL_ID 6
+#define OBJ_BUF_ID 7
+#define OBJ_CB2 8
+#define SHM_VFD 4
+#define POOL_SIZE 8192
+
+/*
+ * registry.bind(wl_shm) and wl_shm.create_pool(fd = VFD @vfd, @size), then
+ * create_buffer(offset 0, 64 x @height, stride 256, ARGB8888) and sync(OBJ_CB2)
+ * in one VFD_SEND carrying @vfd.
+ */
+static int send_pool(const char *t, struct wl *w, struct wlctx *c, uint32_t vfd, uint32_t size,
+		     int32_t height)
+{
+	struct wbuf b;
+
+	send_begin(&b, c->vfd, &vfd, 1);
+	w_begin(&b, OBJ_REG, 0); /* wl_registry.bind(name, interface, version, new_id) */
+	w_u32(&b, c->shm_name);
+	w_str(&b, "wl_shm");
+	w_u32(&b, 1);
+	w_u32(&b, OBJ_SHM_ID);
+	w_end(&b);
+	ctx_obj(c, OBJ_SHM_ID, OBJ_SHM);
+	w_begin(&b, OBJ_SHM_ID, 0); /* wl_shm.create_pool(new_id, fd, size) */
+	w_u32(&b, OBJ_POOL_ID);
+	w_u32(&b, size);
+	w_end(&b);
+	ctx_obj(c, OBJ_POOL_ID, OBJ_POOL);
+	w_begin(&b, OBJ_POOL_ID, 0); /* create_buffer(new_id, offset, w, h, stride, format) */
+	w_u32(&b, OBJ_BUF_ID);
+	w_u32(&b, 0);
+	w_u32(&b, 64);
+	w_u32(&b, (uint32_t)height);
+	w_u32(&b, 256);
+	w_u32(&b, 0); /* WL_SHM_FORMAT_ARGB8888 */
+	w_end(&b);
+	ctx_obj(c, OBJ_BUF_ID, OBJ_BUFFER);
+	req_sync(&b, c, OBJ_CB2);
+	return wl_expect(t, w, b.len, WL_RESP_OK, "VFD_SEND bind+create_pool+create_buffer+sync");
+}
+
+#define PATTERN4 0x574c574c574c574cULL
+
+/* Open, context 1, registry roundtrip, VFD 4 of 8192 bytes with a pattern at *@off. */
+static struct wlctx *setup_pool_ctx(const char *t, struct wl *w, uint64_t *off)
+{
+	struct wlctx *c;
+
+	if (wl_open(t, w) || !(c = ctx_new(t, w, 1)) || ctx_registry(t, w, c, OBJ_REG, OBJ_CB1))
+		return NULL;
+	if (shm_new(t, w, SHM_VFD, POOL_SIZE, off) ||
+	    shm_pattern(t, w->shm + (uintptr_t)*off, POOL_SIZE, PATTERN4))
+		return NULL;
+	return c;
+}
+
+void test_wl(const struct boot_params *bp)
+{
+	const char *t = "wl";
+	struct wl *w = &wl0;
+	struct wlctx *c;
+	uint64_t off4, off9;
+
+	(void)bp;
+	if (!(c = setup_pool_ctx(t, w, &off4)))
+		return;
+	if (w->d.features != (1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_WL_F_TRANS_FLAGS |
+			      1ULL << VIRTIO_WL_F_USE_SHMEM)) {
+		fail(t, "accepted features 0x%llx", (unsigned long long)w->d.features);
+		return;
+	}
+	/* A second allocation lies elsewhere in the region: VFD 4's pattern survives it. */
+	if (shm_new(t, w, 9, 4096, &off9) ||
+	    shm_pattern(t, w->shm + (uintptr_t)off9, 4096, 0x1111222233334444ULL))
+		return;
+	if (off9 < off4 + POOL_SIZE && off4 < off9 + 4096) {
+		fail(t, "VFD 9 at 0x%llx overlaps VFD 4 at 0x%llx", (unsigned long long)off9,
+		     (unsigned long long)off4);
+		return;
+	}
+	{
+		volatile uint64_t *q = (volatile uint64_t *)(w->shm + (uintptr_t)off4);
+
+		for (uint32_t i = 0; i < POOL_SIZE / 8; i++) {
+			if (q[i] != (PATTERN4 ^ ((uint64_t)i * 0x9e3779b97f4a7c15ULL))) {
+				fail(t, "VFD 4 qword %u changed to 0x%llx", i,
+				     (unsigned long long)q[i]);
+				return;
+			}
+		}
+	}
+	if (wl_expect(t, w, mk_vfd_new(WL_CMD_VFD_NEW, SHM_VFD, 0, 4096), WL_RESP_INVALID_ID,
+		      "VFD_NEW 4 (in use)") ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 9), WL_RESP_OK, "VFD_CLOSE 9"))
+		return;
+	if (send_pool(t, w, c, SHM_VFD, POOL_SIZE, 32) ||
+	    ctx_wait(t, w, c, OBJ_CB2, "create_pool+create_buffer") ||
+	    ctx_ok(t, c, OBJ_CB2, "create_pool+create_buffer"))
+		return;
+	printf("WL ctx %u: pool and 64x32 buffer accepted; wl_shm formats %u (ARGB8888 %s)\n",
+	       c->vfd, c->shm_formats, c->argb ? "yes" : "no");
+	if (!c->argb) {
+		fail(t, "wl_shm did not announce ARGB8888");
+		return;
+	}
+	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, SHM_VFD), WL_RESP_OK, "VFD_CLOSE shm 4") ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, SHM_VFD), WL_RESP_INVALID_ID,
+		      "VFD_CLOSE shm 4 again"))
+		return;
+	/* The connection still works after the close (the compositor keeps its own mapping). */
+	{
+		struct wbuf b;
+
+		send_begin(&b, c->vfd, NULL, 0);
+		req_sync(&b, c, 9);
+		if (wl_expect(t, w, b.len, WL_RESP_OK, "VFD_SEND sync") ||
+		    ctx_wait(t, w, c, 9, "sync after VFD_CLOSE") ||
+		    ctx_ok(t, c, 9, "sync after VFD_CLOSE"))
+			return;
+	}
+	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, c->vfd), WL_RESP_OK, "VFD_CLOSE ctx 1"))
+		return;
+	if (w->stray) {
+		fail(t, "%u unexpected in-queue messages", w->stray);
+		return;
+	}
+	pass(t);
+}
+
+void test_wl_bad_pool(const struct boot_params *bp)
+{
+	const char *t = "wl_bad_pool";
+	struct wl *w = &wl0;
+	struct wlctx *c;
+	uint64_t off;
+
+	(void)bp;
+	if (!(c = setup_pool_ctx(t, w, &off)))
+		return;
+	/* 256 * 1000 bytes from offset 0 in an 8192-byte pool. */
+	if (send_pool(t, w, c, SHM_VFD, POOL_SIZE, 1000) ||
+	    ctx_wait(t, w, c, OBJ_CB2, "oversized create_buffer"))
+		return;
+	if (c->bad) {
+		fail(t, "compositor stream: %s", c->why);
+		return;
+	}
+	if (!c->error) {
+		fail(t,
+		     "no wl_display.error for a 256x1000-byte buffer in an 8192-byte pool "
+		     "(sync done %s, HUP %s)",
+		     (c->done >> OBJ_CB2) & 1 ? "yes" : "no", c->hup ? "yes" : "no");
+		return;
+	}
+	if (c->err_obj != OBJ_POOL_ID || c->err_code != 1) {
+		fail(t,
+		     "wl_display.error on object %u code %u, want the pool (%u) and "
+		     "invalid_stride (1)",
+		     c->err_obj, c->err_code, OBJ_POOL_ID);
+		return;
+	}
+	/* Then the compositor drops the client: VFD_HUP. */
+	{
+		unsigned long i;
+
+		for (i = 0; !c->hup && i < WL_WAIT_POLLS; i++)
+			if (!in_pump(w))
+				cpu_relax();
+		if (!c->hup) {
+			fail(t, "no VFD_HUP for ctx %u after wl_display.error", c->vfd);
+			return;
+		}
+	}
+	if ((c->done >> OBJ_CB2) & 1) {
+		fail(t, "the sync after the bad create_buffer completed");
+		return;
+	}
+	/* Sending on the dead connection must not break the device. */
+	{
+		struct wbuf b;
+		int64_t r;
+
+		send_begin(&b, c->vfd, NULL, 0);
+		req_sync(&b, c, 10);
+		r = wl_cmd(t, w, b.len, sizeof(resp));
+		if (r < 0)
+			return;
+		printf("WL VFD_SEND on the hung-up ctx -> %s (0x%x)\n", resp_name((uint32_t)r),
+		       (uint32_t)r);
+	}
+	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, c->vfd), WL_RESP_OK,
+		      "VFD_CLOSE hung-up ctx") ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, SHM_VFD), WL_RESP_OK, "VFD_CLOSE shm 4"))
+		return;
+	/* And a new connection works. */
+	c->used = false;
+	if (!(c = ctx_new(t, w, 11)))
+		return;
+	c->quiet = true;
+	if (ctx_registry(t, w, c, OBJ_REG, OBJ_CB1))
+		return;
+	pass(t);
+}
+
+void test_wl_garbage(const struct boot_params *bp)
+{
+	const char *t = "wl_garbage";
+	struct wl *w = &wl0;
+	struct wlctx *c;
+	uint64_t off;
+	uint32_t len;
+
+	(void)bp;
+	if (wl_open(t, w) || !(c = ctx_new(t, w, 1)))
+		return;
+	c->quiet = true;
+	if (shm_new(t, w, SHM_VFD, 4096, &off))
+		return;
+
+	/* Unknown command type. */
+	memset(cmd, 0, 64);
+	put32(cmd, 0x1ff);
+	if (wl_expect(t, w, 64, WL_RESP_INVALID_CMD, "type 0x1ff"))
+		return;
+	/* A response type as a command. */
+	put32(cmd, WL_RESP_OK);
+	if (wl_expect(t, w, 64, WL_RESP_INVALID_CMD, "type RESP_OK"))
+		return;
+	/* VFD_SEND to an unknown vfd. */
+	send_begin(&(struct wbuf){ 0 }, 77, NULL, 0);
+	put32(cmd + 16, 0x12345678);
+	if (wl_expect(t, w, 20, WL_RESP_INVALID_ID, "VFD_SEND to vfd 77"))
+		return;
+	/* VFD_SEND carrying an unknown vfd. */
+	{
+		uint32_t ids[1] = { 78 };
+
+		send_begin(&(struct wbuf){ 0 }, c->vfd, ids, 1);
+		if (wl_expect(t, w, 20, WL_RESP_INVALID_ID, "VFD_SEND carrying vfd 78"))
+			return;
+	}
+	/* vfd_count 29. */
+	{
+		uint32_t ids[29];
+
+		for (unsigned int i = 0; i < 29; i++)
+			ids[i] = SHM_VFD;
+		send_begin(&(struct wbuf){ 0 }, c->vfd, ids, 29);
+		if (wl_expect(t, w, 16 + 4 * 29, WL_RESP_INVALID_CMD, "VFD_SEND vfd_count 29"))
+			return;
+		/* A count far beyond the bytes there. */
+		send_begin(&(struct wbuf){ 0 }, c->vfd, NULL, 0);
+		put32(cmd + 12, 0xffffffff);
+		if (wl_expect(t, w, 16, WL_RESP_INVALID_CMD, "VFD_SEND vfd_count 0xffffffff"))
+			return;
+		/* 2 ids announced, 1 present. */
+		send_begin(&(struct wbuf){ 0 }, c->vfd, ids, 1);
+		put32(cmd + 12, 2);
+		if (wl_expect_err(t, w, 20, "VFD_SEND vfd_count 2 with 1 id"))
+			return;
+	}
+	/* VFD_SEND to the shm VFD (not a connection). */
+	send_begin(&(struct wbuf){ 0 }, SHM_VFD, NULL, 0);
+	put32(cmd + 16, 0);
+	if (wl_expect_err(t, w, 20, "VFD_SEND to the shm vfd"))
+		return;
+	/* Host ids. */
+	if (wl_expect(t, w, mk_vfd_new(WL_CMD_VFD_NEW, WL_HOST_ID | 5, 0, 4096), WL_RESP_INVALID_ID,
+		      "VFD_NEW id 0x40000005") ||
+	    wl_expect(t, w, mk_vfd_new(WL_CMD_VFD_NEW_CTX, WL_HOST_ID | 6, 0, 0),
+		      WL_RESP_INVALID_ID, "VFD_NEW_CTX id 0x40000006"))
+		return;
+	/* Sizes. */
+	if (wl_expect_err(t, w, mk_vfd_new(WL_CMD_VFD_NEW, 20, 0, 0), "VFD_NEW size 0"))
+		return;
+	{
+		uint64_t big = w->shm_len + 4096;
+		char what[64];
+
+		if (big > 0xfffff000ULL)
+			big = 0xfffff000ULL;
+		snprintf(what, sizeof(what), "VFD_NEW size 0x%llx", (unsigned long long)big);
+		if (big > w->shm_len &&
+		    wl_expect_err(t, w, mk_vfd_new(WL_CMD_VFD_NEW, 21, 0, (uint32_t)big), what))
+			return;
+		if (wl_expect_err(t, w, mk_vfd_new(WL_CMD_VFD_NEW, 22, 0, 0xffffffffu),
+				  "VFD_NEW size 0xffffffff"))
+			return;
+	}
+	/* Flags must be 0 with TRANS_FLAGS. */
+	if (wl_expect(t, w, mk_vfd_new(WL_CMD_VFD_NEW, 23, 0x3, 4096), WL_RESP_INVALID_FLAGS,
+		      "VFD_NEW flags 3"))
+		return;
+	/* Ids in use, by a context and by memory. */
+	if (wl_expect(t, w, mk_vfd_new(WL_CMD_VFD_NEW_CTX, c->vfd, 0, 0), WL_RESP_INVALID_ID,
+		      "VFD_NEW_CTX 1 again") ||
+	    wl_expect(t, w, mk_vfd_new(WL_CMD_VFD_NEW_CTX, SHM_VFD, 0, 0), WL_RESP_INVALID_ID,
+		      "VFD_NEW_CTX 4 (the shm id)") ||
+	    wl_expect(t, w, mk_vfd_new(WL_CMD_VFD_NEW, c->vfd, 0, 4096), WL_RESP_INVALID_ID,
+		      "VFD_NEW 1 (the ctx id)"))
+		return;
+	/* Unknown closes. */
+	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 99), WL_RESP_INVALID_ID, "VFD_CLOSE 99") ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, WL_HOST_ID | 1), WL_RESP_INVALID_ID,
+		      "VFD_CLOSE 0x40000001"))
+		return;
+	/* DMABUF is not there. */
+	if (wl_expect_err(t, w, mk_vfd_new(WL_CMD_VFD_NEW_DMABUF, 24, 0, 0), "VFD_NEW_DMABUF"))
+		return;
+	/* Truncated commands: a 4-byte header, an 8-byte VFD_NEW, a 10-byte VFD_CLOSE. */
+	{
+		static const struct {
+			uint32_t type, len;
+		} trunc[] = {
+			{ WL_CMD_VFD_NEW, 4 },
+			{ WL_CMD_VFD_NEW, 8 },
+			{ WL_CMD_VFD_CLOSE, 10 },
+			{ WL_CMD_VFD_SEND, 12 },
+			{ WL_CMD_VFD_NEW_CTX, 8 },
+			{ WL_CMD_VFD_NEW_PIPE, 20 },
+			{ WL_CMD_VFD_NEW_CTX_NAMED, 40 },
+		};
+
+		for (unsigned int i = 0; i < ARRAY_SIZE(trunc); i++) {
+			int64_t r;
+
+			memset(cmd, 0, 64);
+			put32(cmd, trunc[i].type);
+			put32(cmd + 8, 30 + i);
+			r = wl_cmd(t, w, trunc[i].len, sizeof(resp));
+			if (r < 0)
+				return;
+			printf("WL type 0x%x truncated to %u bytes -> %s (0x%x)\n", trunc[i].type,
+			       trunc[i].len, resp_name((uint32_t)r), (uint32_t)r);
+			if (r != 0 && !resp_is_err((uint32_t)r)) {
+				fail(t, "type 0x%x truncated to %u bytes answered 0x%x (%s)",
+				     trunc[i].type, trunc[i].len, (uint32_t)r,
+				     resp_name((uint32_t)r));
+				return;
+			}
+		}
+	}
+	/* A response buffer of 4 bytes: the device must not write past it (or fail). */
+	{
+		struct vq_buf v[2] = { { cmd, 12, false }, { resp, 4, true } };
+		uint32_t used;
+
+		mk_vfd(WL_CMD_VFD_CLOSE, 98);
+		memset(resp, 0xee, sizeof(resp));
+		if (vq_request(t, w->out, v, 2, &used))
+			return;
+		printf("WL VFD_CLOSE with a 4-byte response buffer: used %u\n", used);
+		if (used > 4 || !mem_all(resp + 4, sizeof(resp) - 4, 0xee)) {
+			fail(t, "a 4-byte response buffer: used %u, bytes after it written", used);
+			return;
+		}
+	}
+	/* Memory still closes, contexts still open. */
+	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, SHM_VFD), WL_RESP_OK, "VFD_CLOSE shm 4"))
+		return;
+	if (vdev_status(&w->d) & (VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED)) {
+		fail(t, "device status 0x%02x after the garbage", vdev_status(&w->d));
+		return;
+	}
+
+	/* Wayland garbage on ctx 1: a request to object 999 that does not exist. */
+	{
+		struct wbuf b;
+
+		send_begin(&b, c->vfd, NULL, 0);
+		w_begin(&b, 999, 0);
+		w_u32(&b, 0xdeadbeef);
+		w_end(&b);
+		req_sync(&b, c, OBJ_CB1);
+		len = b.len;
+		if (wl_expect(t, w, len, WL_RESP_OK, "VFD_SEND request to object 999") ||
+		    ctx_wait(t, w, c, OBJ_CB1, "garbage request"))
+			return;
+		if (!c->error) {
+			fail(t, "no wl_display.error for a request to object 999 (done %s, HUP %s)",
+			     (c->done >> OBJ_CB1) & 1 ? "yes" : "no", c->hup ? "yes" : "no");
+			return;
+		}
+		for (unsigned long i = 0; !c->hup && i < WL_WAIT_POLLS; i++)
+			if (!in_pump(w))
+				cpu_relax();
+		if (!c->hup) {
+			fail(t, "no VFD_HUP for ctx %u after the protocol error", c->vfd);
+			return;
+		}
+		if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, c->vfd), WL_RESP_OK,
+			      "VFD_CLOSE hung-up ctx 1"))
+			return;
+		c->used = false;
+	}
+	/* A fresh context: a full roundtrip. */
+	if (!(c = ctx_new(t, w, 40)))
+		return;
+	c->quiet = true;
+	if (ctx_registry(t, w, c, OBJ_REG, OBJ_CB1))
+		return;
+	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, c->vfd), WL_RESP_OK, "VFD_CLOSE ctx 40"))
+		return;
+	if (w->stray) {
+		fail(t, "%u unexpected in-queue messages", w->stray);
+		return;
+	}
+	pass(t);
+}
+
+void test_wl_absent(const struct boot_params *bp)
+{
+	const char *t = "wl_absent";
+	uint32_t bdf;
+
+	(void)bp;
+	if (pci_find(0x1af4, WL_DEVICE, &bdf, 1)) {
+		fail(t, "a virtio-wayland PCI function (1af4:%04x) is at %02x.%x", WL_DEVICE,
+		     (bdf >> 3) & 31, bdf & 7);
+		return;
+	}
+	pass(t);
+}
