@@ -1,0 +1,496 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * virtio-wayland through `cvm run --wayland-sock PATH`, against a real
+ * compositor: Debian's weston with its headless backend, on a private
+ * XDG_RUNTIME_DIR, in its own process group. The guest side is
+ * tests/guest/t_wl.c (wl, wl_bad_pool, wl_garbage, wl_absent).
+ *
+ * After every guest run the compositor must still be alive and still serve
+ * a client of ours (a registry roundtrip over the same socket): nothing the
+ * guest sent may break it. The CLI tests: a missing socket is a clear
+ * error; `--no-wl` removes the device even with $XDG_RUNTIME_DIR/wayland-0
+ * there, which is used by default; a runtime dir without wayland-0 means
+ * no device and a normal run.
+ */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runner.h"
+
+#ifndef CVM_GUEST
+#error "CVM_GUEST (path of cvm-guest.elf) must be defined"
+#endif
+
+#define WL_TIMEOUT 90
+#define WESTON_WAIT_S 10.0
+#define WESTON_STOP_S 5.0
+
+static char *wdir;	  /* weston's XDG_RUNTIME_DIR */
+static char *wsock;	  /* its socket */
+static char *wlog;	  /* its stdout + stderr */
+static pid_t weston = -1; /* also its process group */
+static int weston_status;
+static bool weston_reaped;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The weston binary on $PATH (malloc'ed), or NULL. */
+static char *find_weston(void)
+{
+	const char *path = getenv("PATH");
+	char *copy, *save = NULL, *res = NULL;
+
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	copy = strdup(path);
+	cr_assert(copy);
+	for (char *d = strtok_r(copy, ":", &save); d && !res; d = strtok_r(NULL, ":", &save)) {
+		char *p;
+
+		cr_assert(asprintf(&p, "%s/weston", *d ? d : ".") > 0);
+		if (access(p, X_OK) == 0)
+			res = p;
+		else
+			free(p);
+	}
+	free(copy);
+	return res;
+}
+
+/* The end of weston's log (a static buffer, for failure messages). */
+static const char *weston_log(void)
+{
+	static char tail[6001];
+	size_t len = 0;
+	char *s = wlog ? read_file(wlog, &len) : NULL;
+
+	if (!s)
+		return "(no log)";
+	snprintf(tail, sizeof(tail), "%s", len > 6000 ? s + len - 6000 : s);
+	free(s);
+	return tail;
+}
+
+static bool weston_alive(void)
+{
+	if (weston < 0 || weston_reaped)
+		return false;
+	if (waitpid(weston, &weston_status, WNOHANG) == weston) {
+		weston_reaped = true;
+		return false;
+	}
+	return true;
+}
+
+/* Can a client connect to @path? */
+static bool sock_connects(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+/*
+ * Starts weston (headless, kiosk shell) with XDG_RUNTIME_DIR = a fresh 0700
+ * directory and socket @name there; waits (bounded) until it accepts
+ * clients. Skips the test when weston is not installed.
+ */
+static void weston_start(const char *name)
+{
+	char *bin = find_weston();
+	struct stat st;
+	double t0;
+
+	if (!bin)
+		cr_skip_test("!!! weston is not installed: the virtio-wayland tests need a "
+			     "compositor (scripts/deps installs Debian's weston) !!!");
+	wdir = make_temp_dir();
+	cr_assert(wdir, "cannot create a temporary directory: %s", strerror(errno));
+	cr_assert_eq(stat(wdir, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0700, "runtime dir mode %o", st.st_mode & 0777);
+	cr_assert(asprintf(&wsock, "%s/%s", wdir, name) > 0);
+	cr_assert(asprintf(&wlog, "%s.weston.log", wdir) > 0);
+	weston_reaped = false;
+	weston = fork();
+	cr_assert_geq(weston, 0, "fork: %s", strerror(errno));
+	if (weston == 0) {
+		char sockarg[128];
+		int fd = open(wlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+		setpgid(0, 0);
+		snprintf(sockarg, sizeof(sockarg), "--socket=%s", name);
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(126);
+		fd = open("/dev/null", O_RDONLY);
+		if (fd < 0 || dup2(fd, 0) < 0)
+			_exit(126);
+		setenv("XDG_RUNTIME_DIR", wdir, 1);
+		unsetenv("WAYLAND_DISPLAY");
+		unsetenv("WAYLAND_SOCKET");
+		unsetenv("DISPLAY");
+		execl(bin, "weston", "--backend=headless-backend.so", sockarg, "--idle-time=0",
+		      "--no-config", "--shell=kiosk-shell.so", (char *)NULL);
+		dprintf(2, "cannot execute %s: %s\n", bin, strerror(errno));
+		_exit(127);
+	}
+	setpgid(weston, weston);
+	free(bin);
+	t0 = now();
+	while (!sock_connects(wsock)) {
+		if (!weston_alive()) {
+			const char *log = weston_log();
+
+			cr_assert_fail(
+				"weston exited (status 0x%x) before %s accepted clients:\n%s",
+				weston_status, wsock, log);
+		}
+		if (now() - t0 > WESTON_WAIT_S) {
+			const char *log = weston_log();
+
+			cr_assert_fail(
+				"weston's socket %s did not accept clients within %.0f s:\n%s",
+				wsock, WESTON_WAIT_S, log);
+		}
+		usleep(50000);
+	}
+	cr_log_info("weston pid %d up on %s after %.2f s", (int)weston, wsock, now() - t0);
+}
+
+static void weston_stop(void)
+{
+	if (weston > 0) {
+		double t0 = now();
+
+		kill(-weston, SIGTERM);
+		while (weston_alive() && now() - t0 < WESTON_STOP_S)
+			usleep(20000);
+		if (weston_alive()) {
+			kill(-weston, SIGKILL);
+			waitpid(weston, &weston_status, 0);
+		}
+		/* Whatever else of its group is left (helpers it spawned). */
+		kill(-weston, SIGKILL);
+	}
+	weston = -1;
+	rm_rf(wdir);
+	if (wlog)
+		unlink(wlog);
+	free(wdir);
+	free(wsock);
+	free(wlog);
+	wdir = wsock = wlog = NULL;
+}
+
+TestSuite(wl, .fini = weston_stop);
+
+/*
+ * A host client's registry roundtrip on @path: connect, get_registry(2),
+ * sync(3), read until wl_callback(3).done. Returns the number of globals,
+ * or -1 with @why filled.
+ */
+static int host_roundtrip(const char *path, bool *has_shm, char *why, size_t whylen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const uint32_t req[] = { 1, 12u << 16 | 1, 2, 1, 12u << 16 | 0, 3 };
+	static uint8_t buf[65536];
+	size_t len = 0;
+	int fd, globals = 0;
+	double t0 = now();
+
+	*has_shm = false;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(why, whylen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		snprintf(why, whylen, "connect %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (write(fd, req, sizeof(req)) != (ssize_t)sizeof(req)) {
+		snprintf(why, whylen, "write: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		size_t off = 0;
+		ssize_t n;
+
+		if (now() - t0 > 10 || poll(&p, 1, 1000) < 0) {
+			snprintf(why, whylen, "no wl_callback.done within 10 s");
+			break;
+		}
+		if (!(p.revents & (POLLIN | POLLHUP)))
+			continue;
+		n = read(fd, buf + len, sizeof(buf) - len);
+		if (n <= 0) {
+			snprintf(why, whylen, "the compositor closed the connection (%s)",
+				 n ? strerror(errno) : "EOF");
+			break;
+		}
+		len += (size_t)n;
+		while (len - off >= 8) {
+			uint32_t h[2], size;
+
+			memcpy(h, buf + off, 8);
+			size = h[1] >> 16;
+			if (size < 8 || len - off < size)
+				break;
+			if (h[0] == 2 && (h[1] & 0xffff) == 0 && size >= 16) {
+				uint32_t slen;
+
+				memcpy(&slen, buf + off + 12, 4);
+				globals++;
+				if (slen == 7 && size >= 16 + 7 &&
+				    !memcmp(buf + off + 16, "wl_shm", 7))
+					*has_shm = true;
+			}
+			if (h[0] == 3 && (h[1] & 0xffff) == 0) {
+				close(fd);
+				return globals;
+			}
+			if (h[0] == 1 && (h[1] & 0xffff) == 0) {
+				snprintf(why, whylen, "wl_display.error");
+				close(fd);
+				return -1;
+			}
+			off += size;
+		}
+		memmove(buf, buf + off, len - off);
+		len -= off;
+		if (len == sizeof(buf)) {
+			snprintf(why, whylen, "a 64 KiB event");
+			break;
+		}
+	}
+	close(fd);
+	return -1;
+}
+
+/* Weston still runs and still serves a client that is not the guest. */
+static void assert_weston_fine(const struct runner_result *r)
+{
+	char why[160] = "";
+	bool shm;
+	int n;
+
+	if (!weston_alive()) {
+		const char *log = weston_log();
+
+		cr_assert_fail(
+			"weston died (status 0x%x) during the guest run\n%s\n----- weston -----\n"
+			"%s",
+			weston_status, r ? r->out : "", log);
+	}
+	n = host_roundtrip(wsock, &shm, why, sizeof(why));
+	cr_assert(n > 0 && shm, "weston no longer serves a host client: %s (%d globals, wl_shm %s)",
+		  why, n, shm ? "yes" : "no");
+}
+
+static void run_wl(struct runner_result *r, const char *test, const char *const *extra)
+{
+	struct runner_opts o = { .timeout_s = WL_TIMEOUT };
+
+	runner_guest(r, &o, test, extra);
+	cr_assert_run(r, !r->timed_out, "cvm run did not end within %d s", WL_TIMEOUT);
+}
+
+/* The guest printed "WL global <name> <iface> <version>" for @iface. */
+static bool has_global(const char *out, const char *iface)
+{
+	char pat[64];
+
+	snprintf(pat, sizeof(pat), " %s ", iface);
+	for (const char *l = strstr(out, "WL global "); l; l = strstr(l + 1, "WL global ")) {
+		const char *end = strchr(l, '\n');
+		const char *hit = strstr(l, pat);
+
+		if (hit && (!end || hit < end))
+			return true;
+	}
+	return false;
+}
+
+/* Runs guest test @test against a fresh weston through --wayland-sock. */
+static void wl_guest_test(const char *test, struct runner_result *r)
+{
+	const char *extra[3] = { "--wayland-sock", NULL, NULL };
+
+	REQUIRE_KVM();
+	weston_start("wayland-cvm");
+	extra[1] = wsock;
+	/* Only the explicit socket: nothing from the environment. */
+	unsetenv("XDG_RUNTIME_DIR");
+	unsetenv("WAYLAND_DISPLAY");
+	run_wl(r, test, extra);
+	runner_assert_passed(r, test);
+	assert_weston_fine(r);
+}
+
+/* The fixture itself: weston comes up and serves a host client. */
+Test(wl, fixture_weston_serves)
+{
+	weston_start("wayland-cvm");
+	assert_weston_fine(NULL);
+}
+
+Test(wl, registry_and_shm_pool)
+{
+	struct runner_result r;
+
+	wl_guest_test("wl", &r);
+	cr_assert_run(&r, has_global(r.out, "wl_compositor"), "no 'WL global ... wl_compositor'");
+	cr_assert_run(&r, has_global(r.out, "wl_shm"), "no 'WL global ... wl_shm'");
+	cr_assert_run(&r, strstr(r.out, "buffer accepted"), "no 'pool and 64x32 buffer accepted'");
+	runner_free(&r);
+}
+
+Test(wl, compositor_rejects_oversized_buffer)
+{
+	struct runner_result r;
+
+	wl_guest_test("wl_bad_pool", &r);
+	cr_assert_run(&r, strstr(r.out, "wl_display.error object 6 code 1"),
+		      "no invalid_stride error on the pool");
+	cr_assert_run(&r, strstr(r.out, "WL in: VFD_HUP ctx 1\n"), "no VFD_HUP for ctx 1");
+	runner_free(&r);
+}
+
+Test(wl, garbage_breaks_only_its_connection)
+{
+	struct runner_result r;
+
+	wl_guest_test("wl_garbage", &r);
+	cr_assert_run(&r, strstr(r.out, "WL in: VFD_HUP ctx 1\n"), "no VFD_HUP for ctx 1");
+	runner_free(&r);
+}
+
+/* The guest test can fail: without the device, wl reports it. */
+Test(wl, guest_test_fails_without_device)
+{
+	const char *extra[] = { "--no-wl", NULL };
+	struct runner_result r;
+	char *line;
+
+	REQUIRE_KVM();
+	unsetenv("XDG_RUNTIME_DIR");
+	run_wl(&r, "wl", extra);
+	cr_assert_run(&r, r.exited && r.status == 0, "cvm did not exit 0");
+	line = find_line(r.out, "FAIL wl: no virtio-wayland");
+	cr_assert_run(&r, line, "the wl test did not fail without the device");
+	free(line);
+	runner_free(&r);
+}
+
+/* A socket that is not there: a clear error, at once. */
+Test(wl, missing_socket_is_an_error)
+{
+	const char *path = "/nonexistent/cvm-wl-test/wayland-9";
+	const char *extra[] = { "--wayland-sock", path, NULL };
+	struct runner_opts o = { .timeout_s = 30 };
+	struct runner_result r;
+
+	REQUIRE_KVM();
+	runner_guest(&r, &o, "wl_absent", extra);
+	cr_assert_run(&r, !r.timed_out, "cvm hung with a missing wayland socket");
+	cr_assert_run(&r, r.exited && r.status != 0, "cvm exited 0 with a missing wayland socket");
+	cr_assert_run(&r, strstr(r.err, path), "the error does not name %s", path);
+	cr_assert_run(&r, !strstr(r.out, "PASS "), "the guest ran");
+	cr_assert_run(&r, !runner_sanitizer_report(&r), "sanitizer report");
+	runner_free(&r);
+}
+
+/* A path that exists but is no socket: an error too. */
+Test(wl, non_socket_is_an_error)
+{
+	const char *extra[] = { "--wayland-sock", NULL, NULL };
+	struct runner_opts o = { .timeout_s = 30 };
+	struct runner_result r;
+	char *dir = make_temp_dir(), *file;
+
+	REQUIRE_KVM();
+	cr_assert(dir);
+	cr_assert(asprintf(&file, "%s/wayland-0", dir) > 0);
+	cr_assert_eq(write_file(file, "x", 1), 0);
+	extra[1] = file;
+	runner_guest(&r, &o, "wl_absent", extra);
+	rm_rf(dir);
+	cr_assert_run(&r, !r.timed_out, "cvm hung with a regular file as wayland socket");
+	cr_assert_run(&r, r.exited && r.status != 0, "cvm exited 0 with a regular file as socket");
+	cr_assert_run(&r, strstr(r.err, file), "the error does not name %s", file);
+	free(file);
+	free(dir);
+	runner_free(&r);
+}
+
+/* $XDG_RUNTIME_DIR/wayland-0 is used by default; --no-wl turns the device off. */
+Test(wl, default_socket_and_no_wl)
+{
+	const char *off[] = { "--no-wl", NULL };
+	struct runner_result r;
+
+	REQUIRE_KVM();
+	weston_start("wayland-0");
+	setenv("XDG_RUNTIME_DIR", wdir, 1);
+	unsetenv("WAYLAND_DISPLAY");
+	run_wl(&r, "wl_absent", off);
+	runner_assert_passed(&r, "wl_absent");
+	runner_free(&r);
+	run_wl(&r, "wl", NULL);
+	runner_assert_passed(&r, "wl");
+	assert_weston_fine(&r);
+	runner_free(&r);
+	unsetenv("XDG_RUNTIME_DIR");
+}
+
+/* A runtime dir without wayland-0: no device, and the VM runs normally. */
+Test(wl, runtime_dir_without_socket)
+{
+	struct runner_result r;
+	char *dir;
+
+	REQUIRE_KVM();
+	dir = make_temp_dir();
+	cr_assert(dir);
+	setenv("XDG_RUNTIME_DIR", dir, 1);
+	unsetenv("WAYLAND_DISPLAY");
+	run_wl(&r, "wl_absent", NULL);
+	unsetenv("XDG_RUNTIME_DIR");
+	rm_rf(dir);
+	free(dir);
+	runner_assert_passed(&r, "wl_absent");
+	runner_free(&r);
+	/* And with no XDG_RUNTIME_DIR at all. */
+	run_wl(&r, "wl_absent", NULL);
+	runner_assert_passed(&r, "wl_absent");
+	runner_free(&r);
+}
