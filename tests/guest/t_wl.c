@@ -579,6 +579,8 @@ static int find_shm(const char *t, struct wl *w)
 		}
 		ptr = (h >> 8) & 0xfc;
 	}
+	w->shm = 0x1000000;
+	w->shm_len = 1 << 20;
 	fail(t, "no shared-memory capability (virtio cap type 8) with shmid 0");
 	return -1;
 }
@@ -779,12 +781,17 @@ static int shm_pattern(const char *t, uintptr_t p, uint32_t len, uint64_t seed)
 	return 0;
 }
 
+/*
+ * Object ids: libwayland-server wants a client's new ids in order, without
+ * gaps (wl_map_reserve_new), so they are numbered as they are created.
+ */
 #define OBJ_REG 2
 #define OBJ_CB1 3
-#define OBJ_SHM_ID 5
-#define OBJ_POOL_ID 6
-#define OBJ_BUF_ID 7
-#define OBJ_CB2 8
+#define OBJ_SHM_ID 4
+#define OBJ_POOL_ID 5
+#define OBJ_BUF_ID 6
+#define OBJ_CB2 7
+#define OBJ_CB3 8
 #define SHM_VFD 4
 #define POOL_SIZE 8192
 
@@ -897,10 +904,10 @@ void test_wl(const struct boot_params *bp)
 		struct wbuf b;
 
 		send_begin(&b, c->vfd, NULL, 0);
-		req_sync(&b, c, 9);
+		req_sync(&b, c, OBJ_CB3);
 		if (wl_expect(t, w, b.len, WL_RESP_OK, "VFD_SEND sync") ||
-		    ctx_wait(t, w, c, 9, "sync after VFD_CLOSE") ||
-		    ctx_ok(t, c, 9, "sync after VFD_CLOSE"))
+		    ctx_wait(t, w, c, OBJ_CB3, "sync after VFD_CLOSE") ||
+		    ctx_ok(t, c, OBJ_CB3, "sync after VFD_CLOSE"))
 			return;
 	}
 	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, c->vfd), WL_RESP_OK, "VFD_CLOSE ctx 1"))
@@ -966,7 +973,7 @@ void test_wl_bad_pool(const struct boot_params *bp)
 		int64_t r;
 
 		send_begin(&b, c->vfd, NULL, 0);
-		req_sync(&b, c, 10);
+		req_sync(&b, c, OBJ_CB3);
 		r = wl_cmd(t, w, b.len, sizeof(resp));
 		if (r < 0)
 			return;
@@ -1156,14 +1163,17 @@ void test_wl_garbage(const struct boot_params *bp)
 		w_begin(&b, 999, 0);
 		w_u32(&b, 0xdeadbeef);
 		w_end(&b);
-		req_sync(&b, c, OBJ_CB1);
+		req_sync(&b, c, 2);
 		len = b.len;
 		if (wl_expect(t, w, len, WL_RESP_OK, "VFD_SEND request to object 999") ||
-		    ctx_wait(t, w, c, OBJ_CB1, "garbage request"))
+		    ctx_wait(t, w, c, 2, "garbage request"))
 			return;
-		if (!c->error) {
-			fail(t, "no wl_display.error for a request to object 999 (done %s, HUP %s)",
-			     (c->done >> OBJ_CB1) & 1 ? "yes" : "no", c->hup ? "yes" : "no");
+		if (!c->error || c->err_obj != 1 || c->err_code != 0) {
+			fail(t,
+			     "no wl_display.error invalid_object for a request to object 999 "
+			     "(error %s object %u code %u, done %s, HUP %s)",
+			     c->error ? "yes" : "no", c->err_obj, c->err_code,
+			     (c->done >> 2) & 1 ? "yes" : "no", c->hup ? "yes" : "no");
 			return;
 		}
 		for (unsigned long i = 0; !c->hup && i < WL_WAIT_POLLS; i++)

@@ -379,7 +379,7 @@ Test(wl, compositor_rejects_oversized_buffer)
 	struct runner_result r;
 
 	wl_guest_test("wl_bad_pool", &r);
-	cr_assert_run(&r, strstr(r.out, "wl_display.error object 6 code 1"),
+	cr_assert_run(&r, strstr(r.out, "wl_display.error object 5 code 1"),
 		      "no invalid_stride error on the pool");
 	cr_assert_run(&r, strstr(r.out, "WL in: VFD_HUP ctx 1\n"), "no VFD_HUP for ctx 1");
 	runner_free(&r);
