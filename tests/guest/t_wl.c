@@ -22,6 +22,9 @@
  *	region, a reused id, DMABUF, a 4-byte header), Wayland garbage ends
  *	only its own connection (error + HUP), and a fresh context still does
  *	a full roundtrip.
+ *   wl_compositor_gone: a context does a roundtrip and prints "WL ready";
+ *	the host then kills the compositor: the context must get VFD_HUP, a
+ *	new VFD_NEW_CTX an error response, and memory VFDs must still work.
  *   wl_absent: passes when there is no 1af4:107f function.
  *
  * Everything is polled; every wait is bounded.
@@ -1195,6 +1198,52 @@ void test_wl_garbage(const struct boot_params *bp)
 	if (ctx_registry(t, w, c, OBJ_REG, OBJ_CB1))
 		return;
 	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, c->vfd), WL_RESP_OK, "VFD_CLOSE ctx 40"))
+		return;
+	if (w->stray) {
+		fail(t, "%u unexpected in-queue messages", w->stray);
+		return;
+	}
+	pass(t);
+}
+
+/* About 20-40 s of polls: the host kills the compositor after "WL ready". */
+#define WL_GONE_POLLS 20000000UL
+
+void test_wl_compositor_gone(const struct boot_params *bp)
+{
+	const char *t = "wl_compositor_gone";
+	struct wl *w = &wl0;
+	struct wlctx *c;
+	uint64_t off;
+	int64_t r;
+	unsigned long i;
+
+	(void)bp;
+	if (wl_open(t, w) || !(c = ctx_new(t, w, 1)) || ctx_registry(t, w, c, OBJ_REG, OBJ_CB1))
+		return;
+	printf("WL ready\n");
+	for (i = 0; !c->hup && !c->bad && i < WL_GONE_POLLS; i++)
+		if (!in_pump(w))
+			cpu_relax();
+	if (!c->hup) {
+		fail(t, "no VFD_HUP for ctx 1 after %lu polls once the compositor was killed%s%s",
+		     i, c->bad ? ": " : "", c->bad ? c->why : "");
+		return;
+	}
+	/* A new connection cannot be made; the device says so and keeps working. */
+	r = wl_cmd(t, w, mk_vfd_new(WL_CMD_VFD_NEW_CTX, 2, 0, 0), sizeof(resp));
+	if (r < 0)
+		return;
+	printf("WL VFD_NEW_CTX 2 without a compositor -> %s (0x%x)\n", resp_name((uint32_t)r),
+	       (uint32_t)r);
+	if (!resp_is_err((uint32_t)r)) {
+		fail(t, "VFD_NEW_CTX without a compositor answered 0x%x (%s), want an error",
+		     (uint32_t)r, resp_name((uint32_t)r));
+		return;
+	}
+	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 1), WL_RESP_OK, "VFD_CLOSE hung-up ctx 1") ||
+	    shm_new(t, w, 3, 4096, &off) || shm_pattern(t, w->shm + (uintptr_t)off, 4096, 3) ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 3), WL_RESP_OK, "VFD_CLOSE 3"))
 		return;
 	if (w->stray) {
 		fail(t, "%u unexpected in-queue messages", w->stray);

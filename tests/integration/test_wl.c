@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cvmproc.h"
 #include "runner.h"
 
 #ifndef CVM_GUEST
@@ -184,6 +185,7 @@ static void weston_start(const char *name)
 
 static void weston_stop(void)
 {
+	fproc_cleanup();
 	if (weston > 0) {
 		double t0 = now();
 
@@ -390,6 +392,36 @@ Test(wl, garbage_breaks_only_its_connection)
 	struct runner_result r;
 
 	wl_guest_test("wl_garbage", &r);
+	cr_assert_run(&r, strstr(r.out, "WL in: VFD_HUP ctx 1\n"), "no VFD_HUP for ctx 1");
+	runner_free(&r);
+}
+
+/*
+ * The compositor dies under a connected guest: the context gets VFD_HUP,
+ * new contexts get an error response, the device keeps working.
+ */
+Test(wl, compositor_killed_mid_session)
+{
+	const char *args[] = { "--wayland-sock", NULL, "-p", "cvm.test=wl_compositor_gone",
+			       CVM_GUEST,	 NULL };
+	struct runner_result r;
+	struct fproc p;
+
+	REQUIRE_KVM();
+	weston_start("wayland-cvm");
+	args[1] = wsock;
+	unsetenv("XDG_RUNTIME_DIR");
+	unsetenv("WAYLAND_DISPLAY");
+	fproc_start(&p, args);
+	if (!fproc_wait(&p, "WL ready\n", WL_TIMEOUT)) {
+		fproc_finish(&p, &r, 0);
+		cr_assert_run(&r, false, "the guest never printed 'WL ready'");
+	}
+	kill(-weston, SIGKILL);
+	waitpid(weston, &weston_status, 0);
+	weston_reaped = true;
+	fproc_finish(&p, &r, WL_TIMEOUT);
+	runner_assert_passed(&r, "wl_compositor_gone");
 	cr_assert_run(&r, strstr(r.out, "WL in: VFD_HUP ctx 1\n"), "no VFD_HUP for ctx 1");
 	runner_free(&r);
 }
