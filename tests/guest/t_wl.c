@@ -21,7 +21,8 @@
  *	unknown ids, vfd_count 29, host-bit ids, size 0 / larger than the
  *	region, a reused id, DMABUF, a 4-byte header), Wayland garbage ends
  *	only its own connection (error + HUP), and a fresh context still does
- *	a full roundtrip.
+ *	a full roundtrip; VFD_NEW_CTX_NAMED "" is the default socket, an
+ *	unknown name an error.
  *   wl_compositor_gone: a context does a roundtrip and prints "WL ready";
  *	the host then kills the compositor: the context must get VFD_HUP, a
  *	new VFD_NEW_CTX an error response, and memory VFDs must still work.
@@ -1196,6 +1197,16 @@ void test_wl_garbage(const struct boot_params *bp)
 	if (ctx_registry(t, w, c, OBJ_REG, OBJ_CB1))
 		return;
 	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, c->vfd), WL_RESP_OK, "VFD_CLOSE ctx 40"))
+		return;
+	/* VFD_NEW_CTX_NAMED: an unknown name is an error; "" is the default socket. */
+	mk_vfd_new(WL_CMD_VFD_NEW_CTX_NAMED, 41, 0, 0);
+	memcpy(cmd + 28, "no-such-wayland-socket", 23);
+	if (wl_expect_err(t, w, 64, "VFD_NEW_CTX_NAMED 41 \"no-such-wayland-socket\""))
+		return;
+	mk_vfd_new(WL_CMD_VFD_NEW_CTX_NAMED, 42, 0, 0);
+	if (wl_expect(t, w, 64, WL_RESP_VFD_NEW, "VFD_NEW_CTX_NAMED 42 \"\"") ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 42), WL_RESP_OK, "VFD_CLOSE ctx 42") ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 41), WL_RESP_INVALID_ID, "VFD_CLOSE 41"))
 		return;
 	if (w->stray) {
 		fail(t, "%u unexpected in-queue messages", w->stray);
