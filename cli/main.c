@@ -255,6 +255,20 @@ static int run(const struct cvm_opts *o)
 			goto out;
 		}
 	}
+	if (!o->no_wl) {
+		/* Asked for: it must work. The default: only when the socket is there. */
+		char def[108];
+		cvm_wl_config wl = CVM_WL_CONFIG_INIT;
+
+		wl.socket_path = o->wayland_sock;
+		if (o->wayland_sock || cvm_wayland_default_socket(def, sizeof(def)) == 1) {
+			rc = cvm_vm_set_wayland(vm, &wl);
+			if (rc < 0) {
+				report(vm, rc, "virtio-wl");
+				goto out;
+			}
+		}
+	}
 	if (o->socket) {
 		rc = cvm_vm_set_control_socket(vm, o->socket);
 		if (rc < 0) {

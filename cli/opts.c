@@ -71,6 +71,10 @@ const char cvm_opts_run_usage[] =
 	"      --tap-fd N           virtio-net over the open TAP descriptor N\n"
 	"      --cid N              a virtio-vsock device with guest context id N (>= 3)\n"
 	"      --vsock-uds PATH     its host socket (default /tmp/cvm-vsock-<cid>.sock)\n"
+	"      --wayland-sock PATH  a virtio-wl device for the Wayland compositor at PATH\n"
+	"                           (default: $XDG_RUNTIME_DIR/wayland-0 when it is\n"
+	"                           a socket)\n"
+	"      --no-wl              no virtio-wl device\n"
 	"      --disable-sandbox    run virtio devices as threads of cvm, without\n"
 	"                           their jailed, seccomp-filtered processes\n"
 	"      --seccomp-policy-dir DIR\n"
@@ -97,6 +101,8 @@ enum {
 	OPT_VSOCK_UDS,
 	OPT_DISABLE_SANDBOX,
 	OPT_POLICY_DIR,
+	OPT_WAYLAND_SOCK,
+	OPT_NO_WL,
 };
 
 static const struct option long_options[] = {
@@ -118,6 +124,8 @@ static const struct option long_options[] = {
 	{ "tap-fd", required_argument, NULL, OPT_TAP_FD },
 	{ "cid", required_argument, NULL, OPT_CID },
 	{ "vsock-uds", required_argument, NULL, OPT_VSOCK_UDS },
+	{ "wayland-sock", required_argument, NULL, OPT_WAYLAND_SOCK },
+	{ "no-wl", no_argument, NULL, OPT_NO_WL },
 	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "disable-sandbox", no_argument, NULL, OPT_DISABLE_SANDBOX },
 	{ "seccomp-policy-dir", required_argument, NULL, OPT_POLICY_DIR },
@@ -188,6 +196,8 @@ static const char *option_name(int val)
 		return "--cid";
 	case OPT_VSOCK_UDS:
 		return "--vsock-uds";
+	case OPT_WAYLAND_SOCK:
+		return "--wayland-sock";
 	case 'r':
 		return "-r/--root";
 	case 'd':
@@ -526,6 +536,9 @@ static int parse_run(struct cvm_opts *o, int argc, char **argv, char *err, size_
 		case OPT_DISABLE_SANDBOX:
 			o->disable_sandbox = true;
 			break;
+		case OPT_NO_WL:
+			o->no_wl = true;
+			break;
 		case OPT_POLICY_DIR:
 			if (*arg == '\0')
 				return usage_err(err, errlen, "--seccomp-policy-dir: empty path");
@@ -535,12 +548,14 @@ static int parse_run(struct cvm_opts *o, int argc, char **argv, char *err, size_
 		case OPT_NETMASK:
 		case OPT_MAC:
 		case OPT_TAP_NAME:
+		case OPT_WAYLAND_SOCK:
 		case OPT_VSOCK_UDS: {
-			const char **slot = c == OPT_HOST_IP  ? &o->host_ip :
-					    c == OPT_NETMASK  ? &o->netmask :
-					    c == OPT_MAC      ? &o->mac :
-					    c == OPT_TAP_NAME ? &o->tap_name :
-								&o->vsock_uds;
+			const char **slot = c == OPT_HOST_IP	  ? &o->host_ip :
+					    c == OPT_NETMASK	  ? &o->netmask :
+					    c == OPT_MAC	  ? &o->mac :
+					    c == OPT_TAP_NAME	  ? &o->tap_name :
+					    c == OPT_WAYLAND_SOCK ? &o->wayland_sock :
+								    &o->vsock_uds;
 
 			if (*arg == '\0')
 				return usage_err(err, errlen, "%s: empty value", option_name(c));
@@ -617,6 +632,8 @@ static int parse_run(struct cvm_opts *o, int argc, char **argv, char *err, size_
 		return usage_err(err, errlen, "missing KERNEL (the kernel image to boot)");
 	if (*o->kernel == '\0')
 		return usage_err(err, errlen, "KERNEL is an empty path");
+	if (o->no_wl && o->wayland_sock)
+		return usage_err(err, errlen, "--no-wl and --wayland-sock contradict each other");
 	return finish_serial(o, err, errlen);
 }
 

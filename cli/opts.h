@@ -99,13 +99,15 @@ struct cvm_opts {
 	int rng;	    /* -1: default (on), 0: --no-rng, 1: --rng */
 	/* One virtio-net device: --host_ip/--netmask/--mac, or --tap-name, or --tap-fd. */
 	const char *host_ip, *netmask, *mac, *tap_name;
-	int tap_fd;		/* -1 when not given */
-	uint64_t cid;		/* --cid */
-	bool cid_given;		/* --cid was on the command line (0 is given, and refused) */
-	const char *vsock_uds;	/* --vsock-uds PATH */
-	bool json;		/* status --json */
-	bool disable_sandbox;	/* --disable-sandbox */
-	const char *policy_dir; /* --seccomp-policy-dir, or NULL */
+	int tap_fd;		  /* -1 when not given */
+	uint64_t cid;		  /* --cid */
+	bool cid_given;		  /* --cid was on the command line (0 is given, and refused) */
+	const char *vsock_uds;	  /* --vsock-uds PATH */
+	const char *wayland_sock; /* --wayland-sock PATH */
+	bool no_wl;		  /* --no-wl */
+	bool json;		  /* status --json */
+	bool disable_sandbox;	  /* --disable-sandbox */
+	const char *policy_dir;	  /* --seccomp-policy-dir, or NULL */
 };
 
 /*

@@ -338,6 +338,51 @@ typedef struct cvm_vsock_config {
  */
 CVM_EXPORT int cvm_vm_set_vsock(cvm_vm *vm, const cvm_vsock_config *cfg);
 
+/** Options for cvm_vm_set_wayland(). Initialise with CVM_WL_CONFIG_INIT. */
+typedef struct cvm_wl_config {
+	/** sizeof(cvm_wl_config); set by CVM_WL_CONFIG_INIT. */
+	size_t struct_size;
+	/**
+	 * The compositor's socket. NULL: "$XDG_RUNTIME_DIR/wayland-0" (see
+	 * cvm_wayland_default_socket()).
+	 */
+	const char *socket_path;
+} cvm_wl_config;
+
+/** Initialiser for cvm_wl_config: the default socket. */
+#define CVM_WL_CONFIG_INIT                                                 \
+	{                                                                  \
+		.struct_size = sizeof(cvm_wl_config), .socket_path = NULL, \
+	}
+
+/**
+ * cvm_vm_set_wayland() - add a virtio-wl device (crosvm's virtio-wayland,
+ * virtio device id 63): the guest's Wayland clients (through its virtio_wl
+ * driver) use the host's compositor. See docs/wayland.md.
+ * @vm: the VM, not yet running.
+ * @cfg: its options.
+ *
+ * The device opens a new connection to the socket each time the guest asks
+ * for one; sandboxed, its process reaches that socket and nothing else.
+ * Shared-memory buffers live in a 256 MiB region of the device's BAR 2.
+ *
+ * Returns: 0, -ENOENT (no such socket; XDG_RUNTIME_DIR unset for the
+ * default), -ENOTSOCK (the path is not a socket), -ENAMETOOLONG, -EINVAL
+ * (bad options), -EEXIST (set twice), -EBUSY after the VM has run.
+ */
+CVM_EXPORT int cvm_vm_set_wayland(cvm_vm *vm, const cvm_wl_config *cfg);
+
+/**
+ * cvm_wayland_default_socket() - the default compositor socket,
+ * "$XDG_RUNTIME_DIR/wayland-0", if it exists and is a socket.
+ * @buf: where its path goes (NUL-terminated).
+ * @len: bytes at @buf.
+ *
+ * Returns: 1 (it exists; path in @buf), 0 (XDG_RUNTIME_DIR unset, or no
+ * socket there), -ENAMETOOLONG (@buf is too small), -EINVAL (NULL @buf).
+ */
+CVM_EXPORT int cvm_wayland_default_socket(char *buf, size_t len);
+
 /**
  * cvm_vm_set_control_socket() - listen for control requests (stop, suspend,
  * resume, status; see <libcvm/control.h> and docs/control.md).

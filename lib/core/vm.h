@@ -110,6 +110,7 @@ struct cvm_vm {
 	bool rng_disabled;  /* --no-rng */
 	void *rng;	    /* the virtio-rng device, once added */
 	void *vsock;	    /* the virtio-vsock device, once added */
+	void *wl;	    /* the virtio-wl device, once added */
 	int vsock_cid_lock; /* holds the CID's abstract socket name, or -1 */
 	bool pci_ready;
 	bool sandbox;	  /* virtio devices run in jailed processes */

@@ -153,6 +153,46 @@ int devproc_child_connect(struct devproc *dp, uint32_t arg)
 	return fd >= 0 ? fd : -EIO;
 }
 
+/* The VMM's answer to a DEVPROC_EVT_CALL. */
+struct call_answer {
+	int32_t status;
+	uint32_t pad;
+	uint64_t val;
+};
+
+int devproc_child_call(struct devproc *dp, uint16_t op, uint32_t arg, uint64_t val, int fd,
+		       uint64_t *out)
+{
+	struct devproc_evt e = { .op = DEVPROC_EVT_CALL, .idx = op, .arg = arg };
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = &e, .iov_len = EVT_HDR + sizeof(val) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct pollfd pfd = { .fd = dp->child_evt, .events = POLLIN };
+	struct call_answer a = { .status = -EIO };
+
+	memcpy(e.text, &val, sizeof(val));
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		m.msg_control = cbuf;
+		m.msg_controllen = sizeof(cbuf);
+		c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	if (sendmsg(dp->child_evt, &m, MSG_NOSIGNAL) < 0)
+		return -errno;
+	if (poll(&pfd, 1, CONNECT_TIMEOUT_MS) <= 0)
+		return -ETIMEDOUT;
+	if (recv(dp->child_evt, &a, sizeof(a), 0) != sizeof(a))
+		return -EIO;
+	if (out)
+		*out = a.val;
+	return a.status;
+}
+
 static void __attribute__((noreturn)) child_main(struct devproc *dp)
 {
 	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
@@ -402,12 +442,47 @@ static void answer_connect(struct devproc *dp, uint32_t arg)
 		close(fd);
 }
 
+static void answer_call(struct devproc *dp, const struct devproc_evt *e, size_t n, int fd)
+{
+	struct call_answer a = { .status = -ENOSYS };
+	uint64_t val;
+
+	if (n != EVT_HDR + sizeof(val)) {
+		a.status = -EINVAL;
+	} else if (dp->cfg.ops->call) {
+		memcpy(&val, e->text, sizeof(val));
+		a.status = dp->cfg.ops->call(dp->cfg.opaque, e->idx, e->arg, val, fd, &a.val);
+	}
+	if (send(dp->evt_fd, &a, sizeof(a), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_debug(dp->cfg.log, "%s: cannot answer a request: %s", dp->cfg.name,
+			  strerror(errno));
+}
+
+/* The descriptor that came with a message (the first; the kernel drops more), or -1. */
+static int received_fd(struct msghdr *m)
+{
+	struct cmsghdr *c = CMSG_FIRSTHDR(m);
+	int fd = -1;
+
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+	    c->cmsg_len >= CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
 /* Handle what the device sent; 1 when its process is gone (reaped). */
 static int drain(struct devproc *dp)
 {
 	for (;;) {
 		struct devproc_evt e;
-		ssize_t n = recv(dp->evt_fd, &e, sizeof(e) - 1, MSG_DONTWAIT);
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { .iov_base = &e, .iov_len = sizeof(e) - 1 };
+		struct msghdr m = { .msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = cbuf,
+				    .msg_controllen = sizeof(cbuf) };
+		ssize_t n = recvmsg(dp->evt_fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		int fd;
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -417,9 +492,16 @@ static int drain(struct devproc *dp)
 			reap(dp);
 			return 1;
 		}
+		fd = received_fd(&m);
+		if ((size_t)n >= EVT_HDR && e.op == DEVPROC_EVT_CALL)
+			answer_call(dp, &e, (size_t)n, fd);
+		if (fd >= 0)
+			close(fd); /* a call's is done with; any other is unexpected */
 		if ((size_t)n < EVT_HDR)
 			continue;
 		switch (e.op) {
+		case DEVPROC_EVT_CALL:
+			break;
 		case DEVPROC_EVT_LOG:
 			e.text[n - EVT_HDR] = 0;
 			cvm_logf(dp->cfg.log,

@@ -49,7 +49,13 @@ struct devproc_rep {
 };
 
 /* Events 0..15 belong to this module; devices number theirs from DEVPROC_EVT_DEVICE. */
-enum { DEVPROC_EVT_LOG = 1, DEVPROC_EVT_SIGSYS, DEVPROC_EVT_CONNECT, DEVPROC_EVT_DEVICE = 16 };
+enum {
+	DEVPROC_EVT_LOG = 1,
+	DEVPROC_EVT_SIGSYS,
+	DEVPROC_EVT_CONNECT,
+	DEVPROC_EVT_CALL,
+	DEVPROC_EVT_DEVICE = 16
+};
 
 struct devproc_evt {
 	uint8_t op, level; /* level: the log level of a LOG */
@@ -69,6 +75,13 @@ struct devproc_ops {
 	void (*event)(void *opaque, const struct devproc_evt *e);
 	/* VMM: open a connection the device asked for (arg): an fd or -errno. NULL: -ENOSYS. */
 	int (*connect)(void *opaque, uint32_t arg);
+	/*
+	 * VMM: do what the device asked with devproc_child_call(): @fd is the
+	 * descriptor it passed (-1: none; closed after the call returns, so
+	 * dup it or map it to keep it). Returns 0 or -errno, a value in *@out.
+	 * NULL: -ENOSYS.
+	 */
+	int (*call)(void *opaque, uint16_t op, uint32_t arg, uint64_t val, int fd, uint64_t *out);
 };
 
 struct devproc_config {
@@ -165,5 +178,12 @@ int devproc_child_event_data(struct devproc *dp, uint8_t op, uint16_t idx, uint3
 			     const void *data, size_t len);
 /* Child: have the VMM open a connection (ops->connect(@arg)); an fd or -errno. */
 int devproc_child_connect(struct devproc *dp, uint32_t arg);
+/*
+ * Child: have the VMM run ops->call(@op, @arg, @val) with @fd (-1: none)
+ * passed to it; wait for the answer. Returns its status (0 or -errno) and
+ * the value in *@out (may be NULL); -ETIMEDOUT when the VMM did not answer.
+ */
+int devproc_child_call(struct devproc *dp, uint16_t op, uint32_t arg, uint64_t val, int fd,
+		       uint64_t *out);
 
 #endif

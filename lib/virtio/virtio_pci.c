@@ -94,6 +94,10 @@ static void vp_bar_moved(struct pci_dev *d, unsigned int bar, uint64_t old, uint
 	struct virtio_pci *vp = d->opaque;
 
 	(void)old;
+	if (bar == VP_SHM_BAR && vp->cfg.shm_size) {
+		vp_shm_bar_moved(vp, new);
+		return;
+	}
 	if (bar != 0)
 		return;
 	for (unsigned int i = 0; i < vp->cfg.nr_queues; i++) {
@@ -275,6 +279,11 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_pci_config *c,
 	if (c->config_len)
 		add_vendor_cap(&vp->pci, VIRTIO_PCI_CAP_DEVICE_CFG, VP_DEVICE_OFF, c->config_len,
 			       0);
+	if (c->shm_size) {
+		rc = vp_shm_init(vp, err);
+		if (rc)
+			return rc;
+	}
 	/* One vector per queue and one for configuration changes. */
 	rc = msix_init(&vp->msix, &vp->pci, env->router, c->nr_queues + 1, 0, VP_MSIX_TABLE_OFF,
 		       VP_MSIX_PBA_OFF);
@@ -354,6 +363,7 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 			close(vp->q[i].kick_efd);
 	}
 	msix_destroy(&vp->msix);
+	vp_shm_destroy(vp);
 	if (vp->sh)
 		munmap(vp->sh, sizeof(*vp->sh));
 	vp->sh = NULL;

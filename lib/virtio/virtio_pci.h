@@ -114,6 +114,14 @@ struct virtio_pci_config {
 	unsigned int max_fds;
 	/* Run as a thread of the VMM even when the VM is sandboxed. */
 	bool in_vmm;
+	/*
+	 * A shared memory region (virtio 1.x 2.10, shmid 0) of this many bytes
+	 * (a power of two >= 1 MiB; 0: none) in BAR 2, filled with
+	 * virtio_pci_shm_map(); its mappings use KVM memory slots
+	 * shm_slot_base .. + VP_SHM_MAX_MAPS - 1.
+	 */
+	uint64_t shm_size;
+	uint32_t shm_slot_base;
 };
 
 /* What a virtio device needs from its VM. */
@@ -157,6 +165,17 @@ struct vp_sandbox {
 
 struct devproc;
 
+#define VP_SHM_BAR 2
+#define VP_SHM_MAX_MAPS 128
+
+/* The VMM's record of one mapping in the shared memory region (vp_shm.c). */
+struct vp_shm_map {
+	uint64_t off, size; /* in the region; size 0: unused */
+	void *host;	    /* the VMM's mapping of the descriptor */
+	bool ro;	    /* read-only (a sealed memfd) */
+	bool in_kvm;	    /* its memory slot is registered */
+};
+
 struct virtio_pci {
 	struct virtio_pci_config cfg;
 	struct virtio_env env;
@@ -182,6 +201,10 @@ struct virtio_pci {
 	pthread_mutex_t intx_lock; /* VMM side: computing and driving the INTx line */
 	struct devproc *proc;	   /* sandboxed: its process, else NULL */
 	bool in_child;		   /* this copy runs in the device's process */
+	/* VMM: the shared memory region's mappings and where BAR 2 is (0: off). */
+	pthread_mutex_t shm_lock;
+	struct vp_shm_map *shm_maps;
+	uint64_t shm_gpa;
 };
 
 /*
@@ -234,6 +257,22 @@ void virtio_pci_config_changed(struct virtio_pci *vp);
  */
 int virtio_pci_broker_connect(struct virtio_pci *vp, uint32_t arg);
 
+/*
+ * virtio_pci_shm_map() - map the first @size bytes of @fd (a memfd or
+ * other regular file, at least that long) into the guest at offset @off of
+ * the shared memory region, as mapping @idx (< VP_SHM_MAX_MAPS, unused):
+ * @off and @size page-aligned, inside the region, overlapping no other
+ * mapping. A descriptor that cannot be mapped writable (a write-sealed
+ * memfd) is mapped read-only. The VMM does it (over the device's socket in
+ * the sandbox; the descriptor is passed, the caller keeps its own). On
+ * success *@gpa is the guest-physical address now (0 while the guest has
+ * BAR 2 turned off). From device callbacks. Returns 0 or -errno.
+ */
+int virtio_pci_shm_map(struct virtio_pci *vp, unsigned int idx, uint64_t off, uint64_t size, int fd,
+		       uint64_t *gpa);
+/* Remove mapping @idx (the guest then reads what an unmapped BAR reads). */
+int virtio_pci_shm_unmap(struct virtio_pci *vp, unsigned int idx);
+
 /* --- between virtio_pci.c and vp_sandbox.c ---------------------------------------------- */
 
 #define VP_CTL_TAG 0xfffffffeu /* epoll tag of the proxy socket in the device process */
@@ -257,6 +296,13 @@ void vp_proxy_access(struct virtio_pci *vp, bool write, uint64_t off, uint8_t *d
 int vp_child_ctl(struct virtio_pci *vp);
 void vp_child_intx(struct virtio_pci *vp);
 int vp_proc_start(struct virtio_pci *vp, const struct vp_sandbox *sb, struct cvm_errbuf *err);
+/* vp_shm.c: calls from the device process (op, arg, val as devproc_child_call()). */
+enum { VP_CALL_SHM_MAP = 1, VP_CALL_SHM_UNMAP };
+int vp_shm_init(struct virtio_pci *vp, struct cvm_errbuf *err);
+void vp_shm_destroy(struct virtio_pci *vp);
+void vp_shm_bar_moved(struct virtio_pci *vp, uint64_t new_gpa);
+int vp_shm_call(struct virtio_pci *vp, uint16_t op, uint32_t arg, uint64_t val, int fd,
+		uint64_t *out);
 void vp_proc_stop(struct virtio_pci *vp);
 
 #endif

@@ -118,7 +118,13 @@ static int vmm_connect(void *opaque, uint32_t arg)
 					     -ENOSYS;
 }
 
+static int vmm_call(void *opaque, uint16_t op, uint32_t arg, uint64_t val, int fd, uint64_t *out)
+{
+	return vp_shm_call(opaque, op, arg, val, fd, out);
+}
+
 static const struct devproc_ops vp_devproc_ops = {
+	.call = vmm_call,
 	.child_run = child_run,
 	.child_request = child_request,
 	.event = vmm_event,
