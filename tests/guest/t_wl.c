@@ -23,6 +23,9 @@
  *	only its own connection (error + HUP), and a fresh context still does
  *	a full roundtrip; VFD_NEW_CTX_NAMED "" is the default socket, an
  *	unknown name an error.
+ *   wl_shot: the guest's picture, shown fullscreen by the compositor, comes
+ *	back byte for byte in a screenshot the compositor writes into another
+ *	guest buffer (weston_screenshooter): shared memory in both directions.
  *   wl_compositor_gone: a context does a roundtrip and prints "WL ready";
  *	the host then kills the compositor: the context must get VFD_HUP, a
  *	new VFD_NEW_CTX an error response, and memory VFDs must still work.
@@ -66,7 +69,7 @@
 #define WL_STREAM 8192 /* per-connection buffer of not yet parsed Wayland bytes */
 #define WL_NCTX 4
 #define WL_NOBJ 64
-#define WL_WAIT_POLLS 4000000UL
+#define WL_WAIT_POLLS 1500000UL
 
 /* Wayland object types, as far as we follow them. */
 enum wl_obj {
@@ -77,6 +80,11 @@ enum wl_obj {
 	OBJ_SHM,
 	OBJ_POOL,
 	OBJ_BUFFER,
+	OBJ_OUTPUT,
+	OBJ_WM_BASE,
+	OBJ_XDG_SURFACE,
+	OBJ_TOPLEVEL,
+	OBJ_SHOOTER,
 	OBJ_OTHER,
 };
 
@@ -86,6 +94,10 @@ struct wlctx {
 	uint8_t type[WL_NOBJ]; /* enum wl_obj of each object id we created */
 	uint64_t done;	       /* callbacks (object id < 64) whose done arrived */
 	uint32_t shm_name, shm_ver, comp_name, comp_ver;
+	uint32_t wm_name, out_name, shot_name; /* xdg_wm_base, wl_output, weston_screenshooter */
+	uint32_t out_w, out_h;		       /* wl_output's current mode */
+	uint32_t cfg_serial, ping_serial;
+	bool configured, ping, shot_done;
 	unsigned int nglobals, shm_formats, host_vfds;
 	bool argb;  /* wl_shm announced format 0 */
 	bool error; /* wl_display.error arrived */
@@ -259,6 +271,12 @@ static void wl_event(struct wlctx *c, const uint8_t *m, uint32_t size)
 			if (!strcmp(s, "wl_shm")) {
 				c->shm_name = get32(a);
 				c->shm_ver = get32(a + 4 + n);
+			} else if (!strcmp(s, "xdg_wm_base")) {
+				c->wm_name = get32(a);
+			} else if (!strcmp(s, "wl_output")) {
+				c->out_name = get32(a);
+			} else if (!strcmp(s, "weston_screenshooter")) {
+				c->shot_name = get32(a);
 			} else if (!strcmp(s, "wl_compositor")) {
 				c->comp_name = get32(a);
 				c->comp_ver = get32(a + 4 + n);
@@ -268,6 +286,28 @@ static void wl_event(struct wlctx *c, const uint8_t *m, uint32_t size)
 	case OBJ_CALLBACK:
 		if (op == 0)
 			c->done |= 1ULL << obj;
+		return;
+	case OBJ_OUTPUT:
+		if (op == 1 && left >= 16 && (get32(a) & 1)) { /* mode(flags, w, h, refresh) */
+			c->out_w = get32(a + 4);
+			c->out_h = get32(a + 8);
+		}
+		return;
+	case OBJ_WM_BASE:
+		if (op == 0 && left >= 4) { /* ping(serial) */
+			c->ping_serial = get32(a);
+			c->ping = true;
+		}
+		return;
+	case OBJ_XDG_SURFACE:
+		if (op == 0 && left >= 4) { /* configure(serial) */
+			c->cfg_serial = get32(a);
+			c->configured = true;
+		}
+		return;
+	case OBJ_SHOOTER:
+		if (op == 0)
+			c->shot_done = true;
 		return;
 	case OBJ_SHM:
 		if (op == 0 && left >= 4) {
@@ -1212,6 +1252,254 @@ void test_wl_garbage(const struct boot_params *bp)
 		fail(t, "%u unexpected in-queue messages", w->stray);
 		return;
 	}
+	pass(t);
+}
+
+/* Pumps the in queue until *@flag, a HUP, an error or a bad stream; answers pings. */
+static int ctx_wait_flag(const char *t, struct wl *w, struct wlctx *c, const bool *flag,
+			 const char *what)
+{
+	for (unsigned long i = 0; !*flag && !c->hup && !c->error && !c->bad; i++) {
+		if (i == WL_WAIT_POLLS) {
+			fail(t, "ctx %u: %s: nothing after %lu polls", c->vfd, what, WL_WAIT_POLLS);
+			return -1;
+		}
+		if (!in_pump(w))
+			cpu_relax();
+	}
+	if (c->bad || c->error || c->hup) {
+		fail(t, "ctx %u: %s: %s%s", c->vfd, what,
+		     c->bad   ? "compositor stream: " :
+		     c->error ? "wl_display.error: " :
+				"VFD_HUP",
+		     c->bad   ? c->why :
+		     c->error ? c->err_msg :
+				"");
+		return -1;
+	}
+	return 0;
+}
+
+/* xdg_wm_base.pong for a ping that came (the shell may drop clients that do not answer). */
+static int ctx_pong(const char *t, struct wl *w, struct wlctx *c, uint32_t wm)
+{
+	struct wbuf b;
+
+	if (!c->ping)
+		return 0;
+	c->ping = false;
+	send_begin(&b, c->vfd, NULL, 0);
+	w_begin(&b, wm, 3);
+	w_u32(&b, c->ping_serial);
+	w_end(&b);
+	return wl_expect(t, w, b.len, WL_RESP_OK, "VFD_SEND pong");
+}
+
+static void w_bind(struct wbuf *b, struct wlctx *c, uint32_t name, const char *iface, uint32_t ver,
+		   uint32_t id, enum wl_obj type)
+{
+	w_begin(b, OBJ_REG, 0);
+	w_u32(b, name);
+	w_str(b, iface);
+	w_u32(b, ver);
+	w_u32(b, id);
+	w_end(b);
+	ctx_obj(c, id, type);
+}
+
+static inline uint32_t shot_px(uint32_t x, uint32_t y)
+{
+	return ((y * 0x9e3779b1u) ^ (x * 0x85ebca77u) ^ (x << 16)) & 0xffffff;
+}
+
+#define SHOT_VFD 20
+
+/* surface.attach(@buf) + damage + frame(@cb) + commit. */
+static void w_show(struct wbuf *b, struct wlctx *c, uint32_t surf, uint32_t buf, uint32_t cb,
+		   uint32_t width, uint32_t height)
+{
+	w_begin(b, surf, 1); /* attach(buffer, x, y) */
+	w_u32(b, buf);
+	w_u32(b, 0);
+	w_u32(b, 0);
+	w_end(b);
+	w_begin(b, surf, 2); /* damage(x, y, w, h) */
+	w_u32(b, 0);
+	w_u32(b, 0);
+	w_u32(b, width);
+	w_u32(b, height);
+	w_end(b);
+	w_begin(b, surf, 3); /* frame(new_id) */
+	w_u32(b, cb);
+	w_end(b);
+	ctx_obj(c, cb, OBJ_CALLBACK);
+	w_begin(b, surf, 6); /* commit */
+	w_end(b);
+}
+
+#define SHOT_TRIES 8
+
+/*
+ * The guest's pixels on the compositor's screen and back: a fullscreen
+ * xdg_toplevel shows buffer A, written by the guest in the shared-memory
+ * region; weston_screenshooter.take_shot then makes the compositor copy its
+ * output into buffer B, in the same region. B must equal A: the compositor
+ * read the guest's writes, and the guest reads the compositor's. Needs
+ * weston --use-pixman --debug with desktop-shell (test_wl.c); a few shots
+ * are allowed while the shell's animations settle.
+ */
+void test_wl_shot(const struct boot_params *bp)
+{
+	enum {
+		COMP = 4,
+		WM,
+		OUT,
+		SHOOTER,
+		SHM,
+		CB_GLOBALS,
+		POOL,
+		BUF_A,
+		BUF_B,
+		SURF,
+		XSURF,
+		TOP,
+		CB_CFG,
+		NEXT_ID
+	};
+	const char *t = "wl_shot";
+	struct wl *w = &wl0;
+	struct wlctx *c;
+	struct wbuf b;
+	uint64_t off;
+	uint32_t W, H, fb, bad = 0, first_bad = 0, next = NEXT_ID, shot;
+	volatile uint32_t *pa, *pb;
+
+	(void)bp;
+	if (wl_open(t, w) || !(c = ctx_new(t, w, 1)))
+		return;
+	c->quiet = true;
+	if (ctx_registry(t, w, c, OBJ_REG, OBJ_CB1))
+		return;
+	if (!c->wm_name || !c->out_name || !c->shot_name) {
+		fail(t,
+		     "globals: xdg_wm_base %u wl_output %u weston_screenshooter %u (weston needs "
+		     "--debug for the screenshooter)",
+		     c->wm_name, c->out_name, c->shot_name);
+		return;
+	}
+	send_begin(&b, c->vfd, NULL, 0);
+	w_bind(&b, c, c->comp_name, "wl_compositor", 4, COMP, OBJ_OTHER);
+	w_bind(&b, c, c->wm_name, "xdg_wm_base", 1, WM, OBJ_WM_BASE);
+	w_bind(&b, c, c->out_name, "wl_output", 2, OUT, OBJ_OUTPUT);
+	w_bind(&b, c, c->shot_name, "weston_screenshooter", 1, SHOOTER, OBJ_SHOOTER);
+	w_bind(&b, c, c->shm_name, "wl_shm", 1, SHM, OBJ_SHM);
+	req_sync(&b, c, CB_GLOBALS);
+	if (wl_expect(t, w, b.len, WL_RESP_OK, "VFD_SEND binds") ||
+	    ctx_wait(t, w, c, CB_GLOBALS, "binds") || ctx_ok(t, c, CB_GLOBALS, "binds"))
+		return;
+	W = c->out_w;
+	H = c->out_h;
+	printf("WL output %ux%u\n", W, H);
+	if (!W || !H || W > 1024 || H > 1024) {
+		fail(t, "output mode %ux%u (the test wants at most 1024x1024)", W, H);
+		return;
+	}
+	fb = W * H * 4;
+	if (shm_new(t, w, SHOT_VFD, 2 * fb, &off))
+		return;
+	pa = (volatile uint32_t *)(w->shm + (uintptr_t)off);
+	pb = (volatile uint32_t *)(w->shm + (uintptr_t)off + fb);
+	for (uint32_t y = 0; y < H; y++)
+		for (uint32_t x = 0; x < W; x++)
+			pa[y * W + x] = 0xff000000u | shot_px(x, y);
+
+	/* Pool, buffers A and B, a fullscreen toplevel; the commit asks for a configure. */
+	send_begin(&b, c->vfd, (const uint32_t[]){ SHOT_VFD }, 1);
+	w_begin(&b, SHM, 0); /* create_pool(new_id, fd, size) */
+	w_u32(&b, POOL);
+	w_u32(&b, 2 * fb);
+	w_end(&b);
+	ctx_obj(c, POOL, OBJ_POOL);
+	for (uint32_t k = 0; k < 2; k++) {
+		w_begin(&b, POOL, 0);
+		w_u32(&b, BUF_A + k);
+		w_u32(&b, k * fb);
+		w_u32(&b, W);
+		w_u32(&b, H);
+		w_u32(&b, W * 4);
+		w_u32(&b, 1); /* XRGB8888 */
+		w_end(&b);
+		ctx_obj(c, BUF_A + k, OBJ_BUFFER);
+	}
+	w_begin(&b, COMP, 0); /* create_surface */
+	w_u32(&b, SURF);
+	w_end(&b);
+	ctx_obj(c, SURF, OBJ_OTHER);
+	w_begin(&b, WM, 2); /* get_xdg_surface(new_id, surface) */
+	w_u32(&b, XSURF);
+	w_u32(&b, SURF);
+	w_end(&b);
+	ctx_obj(c, XSURF, OBJ_XDG_SURFACE);
+	w_begin(&b, XSURF, 1); /* get_toplevel */
+	w_u32(&b, TOP);
+	w_end(&b);
+	ctx_obj(c, TOP, OBJ_TOPLEVEL);
+	w_begin(&b, TOP, 11); /* set_fullscreen(output) */
+	w_u32(&b, OUT);
+	w_end(&b);
+	w_begin(&b, SURF, 6); /* commit */
+	w_end(&b);
+	req_sync(&b, c, CB_CFG);
+	if (wl_expect(t, w, b.len, WL_RESP_OK, "VFD_SEND pool+buffers+toplevel") ||
+	    ctx_wait(t, w, c, CB_CFG, "toplevel") || ctx_ok(t, c, CB_CFG, "toplevel") ||
+	    ctx_wait_flag(t, w, c, &c->configured, "xdg_surface.configure") ||
+	    ctx_pong(t, w, c, WM))
+		return;
+
+	/* ack, show A; once its frame is done, shoot; again after another frame if needed. */
+	send_begin(&b, c->vfd, NULL, 0);
+	w_begin(&b, XSURF, 4); /* ack_configure(serial) */
+	w_u32(&b, c->cfg_serial);
+	w_end(&b);
+	for (shot = 1; shot <= SHOT_TRIES; shot++) {
+		uint32_t cb = next++;
+
+		w_show(&b, c, SURF, BUF_A, cb, W, H);
+		if (wl_expect(t, w, b.len, WL_RESP_OK, "VFD_SEND show A") ||
+		    ctx_wait(t, w, c, cb, "frame callback") || ctx_ok(t, c, cb, "frame") ||
+		    ctx_pong(t, w, c, WM))
+			return;
+		for (uint32_t i = 0; i < W * H; i++)
+			pb[i] = 0x005a5a5a;
+		c->shot_done = false;
+		send_begin(&b, c->vfd, NULL, 0);
+		w_begin(&b, SHOOTER, 0); /* take_shot(output, buffer) */
+		w_u32(&b, OUT);
+		w_u32(&b, BUF_B);
+		w_end(&b);
+		if (wl_expect(t, w, b.len, WL_RESP_OK, "VFD_SEND take_shot") ||
+		    ctx_wait_flag(t, w, c, &c->shot_done, "weston_screenshooter.done"))
+			return;
+		bad = 0;
+		for (uint32_t i = 0; i < W * H; i++) {
+			if ((pb[i] & 0xffffff) != (pa[i] & 0xffffff) && !bad++)
+				first_bad = i;
+		}
+		printf("WL screenshot %u: %u of %u pixels differ from the guest's picture; "
+		       "B[0] 0x%08x A[0] 0x%08x\n",
+		       shot, bad, W * H, pb[0], pa[0]);
+		if (!bad)
+			break;
+		send_begin(&b, c->vfd, NULL, 0);
+	}
+	if (bad) {
+		fail(t, "after %u screenshots pixel %u,%u is 0x%08x, the guest drew 0x%08x",
+		     SHOT_TRIES, first_bad % W, first_bad / W, pb[first_bad], pa[first_bad]);
+		return;
+	}
+	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, SHOT_VFD), WL_RESP_OK, "VFD_CLOSE 20") ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 1), WL_RESP_OK, "VFD_CLOSE ctx 1"))
+		return;
 	pass(t);
 }
 

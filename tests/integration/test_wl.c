@@ -5,6 +5,11 @@
  * XDG_RUNTIME_DIR, in its own process group. The guest side is
  * tests/guest/t_wl.c (wl, wl_bad_pool, wl_garbage, wl_absent).
  *
+ * wl_shot needs a compositor that repaints and takes screenshots: weston
+ * with desktop-shell, the pixman renderer, a 320x240 output and --debug
+ * (weston_screenshooter); the others use kiosk-shell, which starts no
+ * helper clients.
+ *
  * After every guest run the compositor must still be alive and still serve
  * a client of ours (a registry roundtrip over the same socket): nothing the
  * guest sent may break it. The CLI tests: a missing socket is a clear
@@ -122,7 +127,7 @@ static bool sock_connects(const char *path)
  * directory and socket @name there; waits (bounded) until it accepts
  * clients. Skips the test when weston is not installed.
  */
-static void weston_start(const char *name)
+static void weston_start_shell(const char *name, bool desktop)
 {
 	char *bin = find_weston();
 	struct stat st;
@@ -155,8 +160,14 @@ static void weston_start(const char *name)
 		unsetenv("WAYLAND_DISPLAY");
 		unsetenv("WAYLAND_SOCKET");
 		unsetenv("DISPLAY");
-		execl(bin, "weston", "--backend=headless-backend.so", sockarg, "--idle-time=0",
-		      "--no-config", "--shell=kiosk-shell.so", (char *)NULL);
+		if (desktop) /* repaints, fullscreen toplevels, screenshots (wl_shot) */
+			execl(bin, "weston", "--backend=headless-backend.so", "--use-pixman",
+			      "--width=320", "--height=240", "--debug", sockarg, "--idle-time=0",
+			      "--no-config", "--shell=desktop-shell.so", (char *)NULL);
+		else
+			execl(bin, "weston", "--backend=headless-backend.so", sockarg,
+			      "--idle-time=0", "--no-config", "--shell=kiosk-shell.so",
+			      (char *)NULL);
 		dprintf(2, "cannot execute %s: %s\n", bin, strerror(errno));
 		_exit(127);
 	}
@@ -181,6 +192,11 @@ static void weston_start(const char *name)
 		usleep(50000);
 	}
 	cr_log_info("weston pid %d up on %s after %.2f s", (int)weston, wsock, now() - t0);
+}
+
+static void weston_start(const char *name)
+{
+	weston_start_shell(name, false);
 }
 
 static void weston_stop(void)
@@ -343,12 +359,12 @@ static bool has_global(const char *out, const char *iface)
 }
 
 /* Runs guest test @test against a fresh weston through --wayland-sock. */
-static void wl_guest_test(const char *test, struct runner_result *r)
+static void wl_guest_test_shell(const char *test, struct runner_result *r, bool desktop)
 {
 	const char *extra[3] = { "--wayland-sock", NULL, NULL };
 
 	REQUIRE_KVM();
-	weston_start("wayland-cvm");
+	weston_start_shell("wayland-cvm", desktop);
 	extra[1] = wsock;
 	/* Only the explicit socket: nothing from the environment. */
 	unsetenv("XDG_RUNTIME_DIR");
@@ -365,6 +381,11 @@ Test(wl, fixture_weston_serves)
 	assert_weston_fine(NULL);
 }
 
+static void wl_guest_test(const char *test, struct runner_result *r)
+{
+	wl_guest_test_shell(test, r, false);
+}
+
 Test(wl, registry_and_shm_pool)
 {
 	struct runner_result r;
@@ -373,6 +394,19 @@ Test(wl, registry_and_shm_pool)
 	cr_assert_run(&r, has_global(r.out, "wl_compositor"), "no 'WL global ... wl_compositor'");
 	cr_assert_run(&r, has_global(r.out, "wl_shm"), "no 'WL global ... wl_shm'");
 	cr_assert_run(&r, strstr(r.out, "buffer accepted"), "no 'pool and 64x32 buffer accepted'");
+	runner_free(&r);
+}
+
+/*
+ * Shared memory both ways: the guest's picture on weston's (pixman) screen
+ * comes back exactly in a screenshot weston writes into another guest buffer.
+ */
+Test(wl, screenshot_roundtrip)
+{
+	struct runner_result r;
+
+	wl_guest_test_shell("wl_shot", &r, true);
+	cr_assert_run(&r, strstr(r.out, " 0 of 76800 pixels differ"), "no exact screenshot");
 	runner_free(&r);
 }
 
