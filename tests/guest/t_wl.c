@@ -26,6 +26,8 @@
  *   wl_shot: the guest's picture, shown fullscreen by the compositor, comes
  *	back byte for byte in a screenshot the compositor writes into another
  *	guest buffer (weston_screenshooter): shared memory in both directions.
+ *   wl_flood: 200 get_registry at once while the guest stops reading: the
+ *	in queue fills, commands are still answered, then every global arrives.
  *   wl_compositor_gone: a context does a roundtrip and prints "WL ready";
  *	the host then kills the compositor: the context must get VFD_HUP, a
  *	new VFD_NEW_CTX an error response, and memory VFDs must still work.
@@ -68,7 +70,7 @@
 #define IN_BUF 4096
 #define WL_STREAM 8192 /* per-connection buffer of not yet parsed Wayland bytes */
 #define WL_NCTX 4
-#define WL_NOBJ 64
+#define WL_NOBJ 256
 #define WL_WAIT_POLLS 1500000UL
 
 /* Wayland object types, as far as we follow them. */
@@ -91,8 +93,8 @@ enum wl_obj {
 struct wlctx {
 	bool used, hup;
 	uint32_t vfd;
-	uint8_t type[WL_NOBJ]; /* enum wl_obj of each object id we created */
-	uint64_t done;	       /* callbacks (object id < 64) whose done arrived */
+	uint8_t type[WL_NOBJ];	     /* enum wl_obj of each object id we created */
+	uint64_t done[WL_NOBJ / 64]; /* callbacks whose done arrived (a bitmap) */
 	uint32_t shm_name, shm_ver, comp_name, comp_ver;
 	uint32_t wm_name, out_name, shot_name; /* xdg_wm_base, wl_output, weston_screenshooter */
 	uint32_t out_w, out_h;		       /* wl_output's current mode */
@@ -117,6 +119,7 @@ struct wl {
 	uint64_t shm_len; /* its length */
 	uint16_t in_kicked;
 	unsigned int recvs, hups, stray; /* in-queue messages seen; for unknown vfds */
+	bool hold;			 /* wl_cmd() leaves the in queue alone */
 	struct wlctx c[WL_NCTX];
 };
 
@@ -285,7 +288,7 @@ static void wl_event(struct wlctx *c, const uint8_t *m, uint32_t size)
 		return;
 	case OBJ_CALLBACK:
 		if (op == 0)
-			c->done |= 1ULL << obj;
+			c->done[obj / 64] |= 1ULL << (obj % 64);
 		return;
 	case OBJ_OUTPUT:
 		if (op == 1 && left >= 16 && (get32(a) & 1)) { /* mode(flags, w, h, refresh) */
@@ -445,7 +448,8 @@ static int64_t wl_cmd(const char *t, struct wl *w, uint32_t len, uint32_t rlen)
 	memset(resp, 0xee, sizeof(resp));
 	if (vq_request(t, w->out, v, 2, &used))
 		return -1;
-	in_pump(w); /* keep the in queue moving */
+	if (!w->hold)
+		in_pump(w); /* keep the in queue moving */
 	if (used < 8)
 		return 0;
 	return get32(resp);
@@ -701,10 +705,15 @@ static struct wlctx *ctx_new(const char *t, struct wl *w, uint32_t id)
 	return c;
 }
 
+static bool cb_done(const struct wlctx *c, uint32_t cb)
+{
+	return cb < WL_NOBJ && (c->done[cb / 64] >> (cb % 64)) & 1;
+}
+
 /* Whether the wait is over: @cb done (cb != 0), a HUP, an error or a bad stream. */
 static bool ctx_settled(const struct wlctx *c, uint32_t cb)
 {
-	return (cb && (c->done >> cb) & 1) || c->hup || c->error || c->bad;
+	return (cb && cb_done(c, cb)) || c->hup || c->error || c->bad;
 }
 
 /* Pumps the in queue until ctx_settled(@c, @cb); -1 with FAIL printed on timeout. */
@@ -740,7 +749,7 @@ static int ctx_ok(const char *t, struct wlctx *c, uint32_t cb, const char *what)
 		fail(t, "ctx %u: %s: VFD_HUP (the compositor closed the connection)", c->vfd, what);
 		return -1;
 	}
-	if (!((c->done >> cb) & 1)) {
+	if (!(cb_done(c, cb))) {
 		fail(t, "ctx %u: %s: no wl_callback.done", c->vfd, what);
 		return -1;
 	}
@@ -983,7 +992,7 @@ void test_wl_bad_pool(const struct boot_params *bp)
 		fail(t,
 		     "no wl_display.error for a 256x1000-byte buffer in an 8192-byte pool "
 		     "(sync done %s, HUP %s)",
-		     (c->done >> OBJ_CB2) & 1 ? "yes" : "no", c->hup ? "yes" : "no");
+		     cb_done(c, OBJ_CB2) ? "yes" : "no", c->hup ? "yes" : "no");
 		return;
 	}
 	if (c->err_obj != OBJ_POOL_ID || c->err_code != 1) {
@@ -1005,7 +1014,7 @@ void test_wl_bad_pool(const struct boot_params *bp)
 			return;
 		}
 	}
-	if ((c->done >> OBJ_CB2) & 1) {
+	if (cb_done(c, OBJ_CB2)) {
 		fail(t, "the sync after the bad create_buffer completed");
 		return;
 	}
@@ -1215,7 +1224,7 @@ void test_wl_garbage(const struct boot_params *bp)
 			     "no wl_display.error invalid_object for a request to object 999 "
 			     "(error %s object %u code %u, done %s, HUP %s)",
 			     c->error ? "yes" : "no", c->err_obj, c->err_code,
-			     (c->done >> 2) & 1 ? "yes" : "no", c->hup ? "yes" : "no");
+			     cb_done(c, 2) ? "yes" : "no", c->hup ? "yes" : "no");
 			return;
 		}
 		for (unsigned long i = 0; !c->hup && i < WL_WAIT_POLLS; i++)
@@ -1500,6 +1509,76 @@ void test_wl_shot(const struct boot_params *bp)
 	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, SHOT_VFD), WL_RESP_OK, "VFD_CLOSE 20") ||
 	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 1), WL_RESP_OK, "VFD_CLOSE ctx 1"))
 		return;
+	pass(t);
+}
+
+#define FLOOD_REGS 200
+
+/*
+ * A guest that stops reading: 200 get_registry in one VFD_SEND make the
+ * compositor send far more than the 16 posted in buffers hold. While the
+ * guest does not read, the device must keep answering commands; then every
+ * byte must arrive, in order (the stream parses, and the global count is
+ * exactly 200 times one registry's).
+ */
+void test_wl_flood(const struct boot_params *bp)
+{
+	const char *t = "wl_flood";
+	struct wl *w = &wl0;
+	struct wlctx *c;
+	struct wbuf b;
+	uint64_t off;
+	unsigned int per, filled = 0;
+	const uint32_t sync_id = OBJ_CB1 + 1 + FLOOD_REGS;
+
+	(void)bp;
+	if (wl_open(t, w) || !(c = ctx_new(t, w, 1)))
+		return;
+	c->quiet = true;
+	if (ctx_registry(t, w, c, OBJ_REG, OBJ_CB1))
+		return;
+	per = c->nglobals;
+	c->nglobals = 0;
+	send_begin(&b, c->vfd, NULL, 0);
+	for (uint32_t i = 0; i < FLOOD_REGS; i++) {
+		w_begin(&b, 1, 1); /* get_registry */
+		w_u32(&b, OBJ_CB1 + 1 + i);
+		w_end(&b);
+		ctx_obj(c, OBJ_CB1 + 1 + i, OBJ_REGISTRY);
+	}
+	req_sync(&b, c, sync_id);
+	w->hold = true;
+	if (wl_expect(t, w, b.len, WL_RESP_OK, "VFD_SEND 200 x get_registry + sync"))
+		return;
+	/* Not reading: the in queue fills up; commands are still answered. */
+	for (unsigned long i = 0; i < WL_WAIT_POLLS && filled < w->in->size; i++) {
+		filled = (uint16_t)(*(volatile uint16_t *)&w->in->used->idx - w->in->last_used);
+		cpu_relax();
+	}
+	printf("WL in buffers filled while not reading: %u of %u\n", filled, w->in->size);
+	if (filled != w->in->size) {
+		fail(t, "only %u of %u in buffers used for %u bytes of globals", filled,
+		     w->in->size, FLOOD_REGS * per * 20);
+		return;
+	}
+	if (shm_new(t, w, 30, 4096, &off) || wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 30),
+						       WL_RESP_OK, "VFD_CLOSE 30 (in queue full)"))
+		return;
+	w->hold = false;
+	if (ctx_wait(t, w, c, sync_id, "200 registries") || ctx_ok(t, c, sync_id, "200 registries"))
+		return;
+	printf("WL flood: %u globals in %u VFD_RECVs, %u per registry\n", c->nglobals, w->recvs,
+	       per);
+	if (c->nglobals != FLOOD_REGS * per) {
+		fail(t, "%u globals for %u registries of %u", c->nglobals, FLOOD_REGS, per);
+		return;
+	}
+	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 1), WL_RESP_OK, "VFD_CLOSE ctx 1"))
+		return;
+	if (w->stray) {
+		fail(t, "%u unexpected in-queue messages", w->stray);
+		return;
+	}
 	pass(t);
 }
 

@@ -460,6 +460,17 @@ Test(wl, compositor_killed_mid_session)
 	runner_free(&r);
 }
 
+/* A guest that stops reading: commands still answered, then no byte lost. */
+Test(wl, in_queue_backpressure)
+{
+	struct runner_result r;
+
+	wl_guest_test("wl_flood", &r);
+	cr_assert_run(&r, strstr(r.out, "WL in buffers filled while not reading: 16 of 16"),
+		      "the in queue did not fill up");
+	runner_free(&r);
+}
+
 /* The guest test can fail: without the device, wl reports it. */
 Test(wl, guest_test_fails_without_device)
 {
