@@ -28,6 +28,9 @@
  *	guest buffer (weston_screenshooter): shared memory in both directions.
  *   wl_flood: 200 get_registry at once while the guest stops reading: the
  *	in queue fills, commands are still answered, then every global arrives.
+ *   wl_pipe: a guest-reads pipe (VFD_NEW_PIPE) as the fd of weston's
+ *	debug stream: the scene graph weston writes arrives as VFD_RECVs on the
+ *	pipe's id, its close as VFD_HUP.
  *   wl_compositor_gone: a context does a roundtrip and prints "WL ready";
  *	the host then kills the compositor: the context must get VFD_HUP, a
  *	new VFD_NEW_CTX an error response, and memory VFDs must still work.
@@ -87,6 +90,8 @@ enum wl_obj {
 	OBJ_XDG_SURFACE,
 	OBJ_TOPLEVEL,
 	OBJ_SHOOTER,
+	OBJ_DEBUG,
+	OBJ_DEBUG_STREAM,
 	OBJ_OTHER,
 };
 
@@ -100,6 +105,9 @@ struct wlctx {
 	uint32_t out_w, out_h;		       /* wl_output's current mode */
 	uint32_t cfg_serial, ping_serial;
 	bool configured, ping, shot_done;
+	uint32_t dbg_name; /* weston_debug_v1 (weston --debug) */
+	bool stream_done;  /* weston_debug_stream_v1.complete or .failure */
+	bool stream_failed;
 	unsigned int nglobals, shm_formats, host_vfds;
 	bool argb;  /* wl_shm announced format 0 */
 	bool error; /* wl_display.error arrived */
@@ -120,6 +128,10 @@ struct wl {
 	uint16_t in_kicked;
 	unsigned int recvs, hups, stray; /* in-queue messages seen; for unknown vfds */
 	bool hold;			 /* wl_cmd() leaves the in queue alone */
+	uint32_t pipe_id;		 /* a guest-reads pipe VFD, 0: none */
+	uint32_t pipe_len, pipe_total;	 /* bytes kept in pipe_buf, bytes received */
+	bool pipe_hup;
+	char pipe_buf[1024];
 	struct wlctx c[WL_NCTX];
 };
 
@@ -278,6 +290,8 @@ static void wl_event(struct wlctx *c, const uint8_t *m, uint32_t size)
 				c->wm_name = get32(a);
 			} else if (!strcmp(s, "wl_output")) {
 				c->out_name = get32(a);
+			} else if (!strcmp(s, "weston_debug_v1")) {
+				c->dbg_name = get32(a);
 			} else if (!strcmp(s, "weston_screenshooter")) {
 				c->shot_name = get32(a);
 			} else if (!strcmp(s, "wl_compositor")) {
@@ -311,6 +325,12 @@ static void wl_event(struct wlctx *c, const uint8_t *m, uint32_t size)
 	case OBJ_SHOOTER:
 		if (op == 0)
 			c->shot_done = true;
+		return;
+	case OBJ_DEBUG_STREAM:
+		if (op == 0 || op == 1) { /* complete, failure(message) */
+			c->stream_done = true;
+			c->stream_failed = op == 1;
+		}
 		return;
 	case OBJ_SHM:
 		if (op == 0 && left >= 4) {
@@ -370,6 +390,17 @@ static void in_msg(struct wl *w, const uint8_t *m, uint32_t len)
 			return;
 		}
 		w->recvs++;
+		if (w->pipe_id && get32(m + 8) == w->pipe_id) {
+			uint32_t k = len - 16 - 4 * n, room = sizeof(w->pipe_buf) - 1 - w->pipe_len;
+
+			memcpy(w->pipe_buf + w->pipe_len, m + 16 + 4 * n, k < room ? k : room);
+			w->pipe_len += k < room ? k : room;
+			w->pipe_buf[w->pipe_len] = '\0';
+			w->pipe_total += k;
+			if (n)
+				w->stray++;
+			return;
+		}
 		c = ctx_find(w, get32(m + 8));
 		if (!c) {
 			printf("WL in: VFD_RECV for unknown vfd 0x%x\n", get32(m + 8));
@@ -390,6 +421,11 @@ static void in_msg(struct wl *w, const uint8_t *m, uint32_t len)
 		return;
 	case WL_CMD_VFD_HUP:
 		w->hups++;
+		if (w->pipe_id && len >= 12 && get32(m + 8) == w->pipe_id) {
+			printf("WL in: VFD_HUP pipe %u\n", w->pipe_id);
+			w->pipe_hup = true;
+			return;
+		}
 		c = len >= 12 ? ctx_find(w, get32(m + 8)) : NULL;
 		if (!c) {
 			printf("WL in: VFD_HUP for unknown vfd 0x%x\n",
@@ -1509,6 +1545,91 @@ void test_wl_shot(const struct boot_params *bp)
 	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, SHOT_VFD), WL_RESP_OK, "VFD_CLOSE 20") ||
 	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 1), WL_RESP_OK, "VFD_CLOSE ctx 1"))
 		return;
+	pass(t);
+}
+
+#define PIPE_VFD 50
+
+/*
+ * A pipe the compositor writes: VFD_NEW_PIPE (READ: the guest reads) sent
+ * as the fd of weston_debug_v1.subscribe("scene-graph"); weston writes its
+ * scene graph into it and closes it, which must arrive as VFD_RECVs on the
+ * pipe's id and then VFD_HUP. Needs weston --debug.
+ */
+void test_wl_pipe(const struct boot_params *bp)
+{
+	const char *t = "wl_pipe";
+	struct wl *w = &wl0;
+	struct wlctx *c;
+	struct wbuf b;
+
+	(void)bp;
+	if (wl_open(t, w) || !(c = ctx_new(t, w, 1)))
+		return;
+	c->quiet = true;
+	if (ctx_registry(t, w, c, OBJ_REG, OBJ_CB1))
+		return;
+	if (!c->dbg_name) {
+		fail(t, "no weston_debug_v1 global (weston needs --debug)");
+		return;
+	}
+	if (wl_expect(t, w, mk_vfd_new(WL_CMD_VFD_NEW_PIPE, 51, WL_VFD_READ | WL_VFD_WRITE, 0),
+		      WL_RESP_INVALID_FLAGS, "VFD_NEW_PIPE flags READ|WRITE") ||
+	    wl_expect(t, w, mk_vfd_new(WL_CMD_VFD_NEW_PIPE, 51, 0, 0), WL_RESP_INVALID_FLAGS,
+		      "VFD_NEW_PIPE flags 0") ||
+	    wl_expect(t, w, mk_vfd_new(WL_CMD_VFD_NEW_PIPE, WL_HOST_ID | 51, WL_VFD_READ, 0),
+		      WL_RESP_INVALID_ID, "VFD_NEW_PIPE id 0x40000033") ||
+	    wl_expect(t, w, mk_vfd_new(WL_CMD_VFD_NEW_PIPE, PIPE_VFD, WL_VFD_READ, 0),
+		      WL_RESP_VFD_NEW, "VFD_NEW_PIPE 50 READ"))
+		return;
+	w->pipe_id = PIPE_VFD;
+	/* The guest reads this pipe: sending bytes into it is wrong. */
+	send_begin(&b, PIPE_VFD, NULL, 0);
+	w_u32(&b, 0x41414141);
+	if (wl_expect_err(t, w, b.len, "VFD_SEND into a guest-reads pipe"))
+		return;
+
+	send_begin(&b, c->vfd, (const uint32_t[]){ PIPE_VFD }, 1);
+	w_bind(&b, c, c->dbg_name, "weston_debug_v1", 1, 4, OBJ_DEBUG);
+	w_begin(&b, 4, 1); /* subscribe(name, streamfd, new_id stream) */
+	w_str(&b, "scene-graph");
+	w_u32(&b, 5);
+	w_end(&b);
+	ctx_obj(c, 5, OBJ_DEBUG_STREAM);
+	req_sync(&b, c, 6);
+	if (wl_expect(t, w, b.len, WL_RESP_OK, "VFD_SEND subscribe(scene-graph, pipe 50)") ||
+	    ctx_wait(t, w, c, 6, "subscribe") || ctx_ok(t, c, 6, "subscribe") ||
+	    ctx_wait_flag(t, w, c, &w->pipe_hup, "VFD_HUP of the pipe"))
+		return;
+	for (unsigned long i = 0; !c->stream_done && i < WL_WAIT_POLLS; i++)
+		if (!in_pump(w))
+			cpu_relax();
+	{
+		char first[64];
+		uint32_t k = 0;
+
+		while (k < sizeof(first) - 1 && k < w->pipe_len && w->pipe_buf[k] != '\n') {
+			first[k] = w->pipe_buf[k];
+			k++;
+		}
+		first[k] = '\0';
+		printf("WL pipe: %u bytes, first line \"%s\"; stream %s\n", w->pipe_total, first,
+		       !c->stream_done	? "open" :
+		       c->stream_failed ? "failed" :
+					  "complete");
+		if (strncmp(first, "Weston scene graph at ", 22) || !c->stream_done ||
+		    c->stream_failed) {
+			fail(t, "the compositor's scene graph did not come through the pipe");
+			return;
+		}
+	}
+	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, PIPE_VFD), WL_RESP_OK, "VFD_CLOSE pipe 50") ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 1), WL_RESP_OK, "VFD_CLOSE ctx 1"))
+		return;
+	if (w->stray) {
+		fail(t, "%u unexpected in-queue messages", w->stray);
+		return;
+	}
 	pass(t);
 }
 

@@ -5,7 +5,8 @@
  * XDG_RUNTIME_DIR, in its own process group. The guest side is
  * tests/guest/t_wl.c (wl, wl_bad_pool, wl_garbage, wl_absent).
  *
- * wl_shot needs a compositor that repaints and takes screenshots: weston
+ * wl_shot and wl_pipe need a compositor that repaints, takes screenshots
+ * and has debug streams: weston
  * with desktop-shell, the pixman renderer, a 320x240 output and --debug
  * (weston_screenshooter); the others use kiosk-shell, which starts no
  * helper clients.
@@ -457,6 +458,18 @@ Test(wl, compositor_killed_mid_session)
 	fproc_finish(&p, &r, WL_TIMEOUT);
 	runner_assert_passed(&r, "wl_compositor_gone");
 	cr_assert_run(&r, strstr(r.out, "WL in: VFD_HUP ctx 1\n"), "no VFD_HUP for ctx 1");
+	runner_free(&r);
+}
+
+/* A pipe VFD the compositor writes (weston's debug stream): data, then HUP. */
+Test(wl, compositor_writes_a_pipe)
+{
+	struct runner_result r;
+
+	wl_guest_test_shell("wl_pipe", &r, true);
+	cr_assert_run(&r, strstr(r.out, "first line \"Weston scene graph at "),
+		      "no scene graph through the pipe");
+	cr_assert_run(&r, strstr(r.out, "WL in: VFD_HUP pipe 50\n"), "no VFD_HUP for the pipe");
 	runner_free(&r);
 }
 
