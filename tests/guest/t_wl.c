@@ -31,6 +31,8 @@
  *   wl_pipe: a guest-reads pipe (VFD_NEW_PIPE) as the fd of weston's
  *	debug stream: the scene graph weston writes arrives as VFD_RECVs on the
  *	pipe's id, its close as VFD_HUP.
+ *   wl_host_fds: descriptors from the host side (a fake compositor of
+ *	test_wl.c): two memfds (one sealed: read-only), two pipe ends.
  *   wl_compositor_gone: a context does a roundtrip and prints "WL ready";
  *	the host then kills the compositor: the context must get VFD_HUP, a
  *	new VFD_NEW_CTX an error response, and memory VFDs must still work.
@@ -115,7 +117,9 @@ struct wlctx {
 	char err_msg[96];
 	bool bad; /* the byte stream did not parse */
 	char why[96];
-	bool quiet; /* do not print the globals */
+	bool quiet;			 /* do not print the globals */
+	bool raw;			 /* not Wayland: keep the bytes, do not parse */
+	uint32_t recv_ids[4], nrecv_ids; /* the VFD ids of the last VFD_RECV with any */
 	uint32_t len;
 	uint8_t buf[WL_STREAM];
 };
@@ -132,6 +136,12 @@ struct wl {
 	uint32_t pipe_len, pipe_total;	 /* bytes kept in pipe_buf, bytes received */
 	bool pipe_hup;
 	char pipe_buf[1024];
+	struct hostvfd {
+		uint32_t id, flags, size;
+		uint64_t pfn;
+		bool hup;
+	} host[8]; /* VFDs the host side passed (VFD_NEW on the in queue) */
+	unsigned int nhost;
 	struct wlctx c[WL_NCTX];
 };
 
@@ -355,6 +365,8 @@ static void wl_stream(struct wlctx *c, const uint8_t *p, uint32_t n)
 	}
 	memcpy(c->buf + c->len, p, n);
 	c->len += n;
+	if (c->raw)
+		return;
 	while (c->len - off >= 8 && !c->bad) {
 		uint32_t size = get32(c->buf + off + 4) >> 16;
 
@@ -374,6 +386,14 @@ static void wl_stream(struct wlctx *c, const uint8_t *p, uint32_t n)
 	}
 }
 
+static struct hostvfd *host_find(struct wl *w, uint32_t id)
+{
+	for (unsigned int i = 0; i < w->nhost; i++)
+		if (w->host[i].id == id)
+			return &w->host[i];
+	return NULL;
+}
+
 /* One in-queue message of @len bytes. */
 static void in_msg(struct wl *w, const uint8_t *m, uint32_t len)
 {
@@ -390,7 +410,7 @@ static void in_msg(struct wl *w, const uint8_t *m, uint32_t len)
 			return;
 		}
 		w->recvs++;
-		if (w->pipe_id && get32(m + 8) == w->pipe_id) {
+		if ((w->pipe_id && get32(m + 8) == w->pipe_id) || host_find(w, get32(m + 8))) {
 			uint32_t k = len - 16 - 4 * n, room = sizeof(w->pipe_buf) - 1 - w->pipe_len;
 
 			memcpy(w->pipe_buf + w->pipe_len, m + 16 + 4 * n, k < room ? k : room);
@@ -408,6 +428,11 @@ static void in_msg(struct wl *w, const uint8_t *m, uint32_t len)
 			return;
 		}
 		c->host_vfds += n;
+		if (n) {
+			c->nrecv_ids = n;
+			for (uint32_t i = 0; i < n && i < ARRAY_SIZE(c->recv_ids); i++)
+				c->recv_ids[i] = get32(m + 16 + 4 * i);
+		}
 		wl_stream(c, m + 16 + 4 * n, len - 16 - 4 * n);
 		return;
 	}
@@ -416,13 +441,30 @@ static void in_msg(struct wl *w, const uint8_t *m, uint32_t len)
 		if (len >= 16)
 			printf("WL in: host VFD_NEW id 0x%x flags 0x%x\n", get32(m + 8),
 			       get32(m + 12));
-		if (len < 16 || !(get32(m + 8) & WL_HOST_ID))
+		if (len < 16 || !(get32(m + 8) & WL_HOST_ID)) {
 			w->stray++;
+			return;
+		}
+		if (w->nhost < ARRAY_SIZE(w->host)) {
+			struct hostvfd *h = &w->host[w->nhost++];
+
+			h->id = get32(m + 8);
+			h->flags = get32(m + 12);
+			h->pfn = len >= 32 ? get64(m + 16) : 0;
+			h->size = len >= 32 ? get32(m + 24) : 0;
+			h->hup = false;
+		}
 		return;
 	case WL_CMD_VFD_HUP:
 		w->hups++;
 		if (w->pipe_id && len >= 12 && get32(m + 8) == w->pipe_id) {
 			printf("WL in: VFD_HUP pipe %u\n", w->pipe_id);
+			w->pipe_hup = true;
+			return;
+		}
+		if (len >= 12 && host_find(w, get32(m + 8))) {
+			printf("WL in: VFD_HUP host vfd 0x%x\n", get32(m + 8));
+			host_find(w, get32(m + 8))->hup = true;
 			w->pipe_hup = true;
 			return;
 		}
@@ -1624,6 +1666,166 @@ void test_wl_pipe(const struct boot_params *bp)
 		}
 	}
 	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, PIPE_VFD), WL_RESP_OK, "VFD_CLOSE pipe 50") ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 1), WL_RESP_OK, "VFD_CLOSE ctx 1"))
+		return;
+	if (w->stray) {
+		fail(t, "%u unexpected in-queue messages", w->stray);
+		return;
+	}
+	pass(t);
+}
+
+/* Waits (bounded) until @c holds @n raw bytes, or a HUP / error. */
+static int raw_wait(const char *t, struct wl *w, struct wlctx *c, uint32_t n, const char *what)
+{
+	for (unsigned long i = 0; c->len < n && !c->hup && !c->bad; i++) {
+		if (i == WL_WAIT_POLLS) {
+			fail(t, "ctx %u: %s: %u of %u bytes after %lu polls", c->vfd, what, c->len,
+			     n, WL_WAIT_POLLS);
+			return -1;
+		}
+		if (!in_pump(w))
+			cpu_relax();
+	}
+	if (c->len < n) {
+		fail(t, "ctx %u: %s: %u of %u bytes, then %s", c->vfd, what, c->len, n,
+		     c->hup ? "VFD_HUP" : c->why);
+		return -1;
+	}
+	return 0;
+}
+
+/* VFD_SEND of raw bytes @s (no VFDs) to @id. */
+static int send_raw(const char *t, struct wl *w, uint32_t id, const char *s, uint32_t want,
+		    const char *what)
+{
+	struct wbuf b;
+	uint32_t n = (uint32_t)strlen(s);
+
+	send_begin(&b, id, NULL, 0);
+	memcpy(cmd + b.len, s, n);
+	return wl_expect(t, w, b.len + n, want, what);
+}
+
+/*
+ * Descriptors from the host side (tests/integration/test_wl.c's fake
+ * compositor, not weston): on connect it sends "HOSTFDS\n" with a sealed
+ * memfd, an unsealed memfd, a pipe's read end and another pipe's write end.
+ * They must arrive as four VFD_NEW (host ids) before a VFD_RECV naming
+ * them; the memfds mapped in the region (the sealed one read-only: a guest
+ * write must not change it, nor end the VM); "PIPEDATA" and a HUP on the
+ * first pipe; "GUESTPIPE" written into the second; a write into the
+ * unsealed memfd, which the host checks; "BYE\n" on the connection, which
+ * the host answers by closing it (VFD_HUP).
+ */
+void test_wl_host_fds(const struct boot_params *bp)
+{
+	const char *t = "wl_host_fds";
+	struct wl *w = &wl0;
+	struct wlctx *c;
+	struct hostvfd *ro, *rw, *pr, *pw;
+	volatile uint8_t *p;
+
+	(void)bp;
+	if (wl_open(t, w) || !(c = ctx_new(t, w, 1)))
+		return;
+	c->raw = true;
+	if (raw_wait(t, w, c, 8, "the host's first message"))
+		return;
+	printf("WL host sent %u bytes with %u VFDs; %u host VFD_NEWs\n", c->len, c->nrecv_ids,
+	       w->nhost);
+	for (unsigned int i = 0; i < w->nhost; i++)
+		printf("WL host vfd 0x%x flags 0x%x pfn 0x%llx size %u\n", w->host[i].id,
+		       w->host[i].flags, (unsigned long long)w->host[i].pfn, w->host[i].size);
+	if (c->len != 8 || memcmp(c->buf, "HOSTFDS\n", 8)) {
+		fail(t, "the host's message is not \"HOSTFDS\\n\" (%u bytes)", c->len);
+		return;
+	}
+	if (c->nrecv_ids != 4 || w->nhost != 4) {
+		fail(t, "%u VFDs in the VFD_RECV and %u VFD_NEWs, want 4 and 4", c->nrecv_ids,
+		     w->nhost);
+		return;
+	}
+	for (unsigned int i = 0; i < 4; i++) {
+		if (c->recv_ids[i] != w->host[i].id || !(w->host[i].id & WL_HOST_ID)) {
+			fail(t, "VFD_RECV id %u is 0x%x, VFD_NEW %u announced 0x%x", i,
+			     c->recv_ids[i], i, w->host[i].id);
+			return;
+		}
+	}
+	ro = &w->host[0];
+	rw = &w->host[1];
+	pr = &w->host[2];
+	pw = &w->host[3];
+	if (ro->size != 8192 || rw->size != 4096 || (ro->pfn << 12) + ro->size > w->shm_len ||
+	    (rw->pfn << 12) + rw->size > w->shm_len) {
+		fail(t,
+		     "memfds: pfn 0x%llx size %u and pfn 0x%llx size %u, want sizes 8192 and "
+		     "4096 in the region",
+		     (unsigned long long)ro->pfn, ro->size, (unsigned long long)rw->pfn, rw->size);
+		return;
+	}
+	if (!(pr->flags & WL_VFD_READ) || !(pw->flags & WL_VFD_WRITE)) {
+		fail(t, "pipe flags 0x%x and 0x%x, want READ and WRITE", pr->flags, pw->flags);
+		return;
+	}
+	/* The memfds' bytes, through the region. */
+	p = (volatile uint8_t *)(w->shm + (uintptr_t)(ro->pfn << 12));
+	for (unsigned int i = 0; i < 8192; i++) {
+		uint8_t want = i < 9 ? (uint8_t) "CVMHOSTFD"[i] : (uint8_t)(i * 7 + 1);
+
+		if (p[i] != want) {
+			fail(t, "sealed memfd byte %u is 0x%02x, want 0x%02x", i, p[i], want);
+			return;
+		}
+	}
+	/* A write to the read-only mapping: no effect, and the VM goes on. */
+	*(volatile uint64_t *)p = 0x4141414141414141ULL;
+	if (p[0] != 'C' || p[7] != 'F') {
+		fail(t, "a guest write changed the sealed (read-only) memfd");
+		return;
+	}
+	p = (volatile uint8_t *)(w->shm + (uintptr_t)(rw->pfn << 12));
+	for (unsigned int i = 0; i < 9; i++) {
+		if (p[i] != (uint8_t) "CVMHOSTRW"[i]) {
+			fail(t, "unsealed memfd byte %u is 0x%02x", i, p[i]);
+			return;
+		}
+	}
+	memcpy((void *)(p + 100), "GUESTWROTE", 10);
+	/* The first pipe: data, then HUP. */
+	for (unsigned long i = 0; !pr->hup && i < WL_WAIT_POLLS; i++)
+		if (!in_pump(w))
+			cpu_relax();
+	printf("WL host pipe: \"%s\" (%u bytes), HUP %s\n", w->pipe_buf, w->pipe_total,
+	       pr->hup ? "yes" : "no");
+	if (!pr->hup || strcmp(w->pipe_buf, "PIPEDATA")) {
+		fail(t, "the host's pipe did not deliver \"PIPEDATA\" and a HUP");
+		return;
+	}
+	{
+		struct wbuf b;
+
+		send_begin(&b, pr->id, NULL, 0);
+		cmd[b.len] = 'X';
+		if (wl_expect_err(t, w, b.len + 1, "VFD_SEND into the host's read pipe"))
+			return;
+	}
+	if (send_raw(t, w, pw->id, "GUESTPIPE", WL_RESP_OK, "VFD_SEND into the host's pipe") ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, pw->id), WL_RESP_OK, "VFD_CLOSE write pipe") ||
+	    send_raw(t, w, c->vfd, "BYE\n", WL_RESP_OK, "VFD_SEND BYE"))
+		return;
+	for (unsigned long i = 0; !c->hup && i < WL_WAIT_POLLS; i++)
+		if (!in_pump(w))
+			cpu_relax();
+	if (!c->hup) {
+		fail(t, "no VFD_HUP after the host closed the connection");
+		return;
+	}
+	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, ro->id), WL_RESP_OK,
+		      "VFD_CLOSE sealed memfd") ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, rw->id), WL_RESP_OK, "VFD_CLOSE memfd") ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, pr->id), WL_RESP_OK, "VFD_CLOSE read pipe") ||
 	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 1), WL_RESP_OK, "VFD_CLOSE ctx 1"))
 		return;
 	if (w->stray) {

@@ -23,10 +23,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -470,6 +472,156 @@ Test(wl, compositor_writes_a_pipe)
 	cr_assert_run(&r, strstr(r.out, "first line \"Weston scene graph at "),
 		      "no scene graph through the pipe");
 	cr_assert_run(&r, strstr(r.out, "WL in: VFD_HUP pipe 50\n"), "no VFD_HUP for the pipe");
+	runner_free(&r);
+}
+
+/*
+ * The fake compositor of wl_host_fds: on the first connection it sends
+ * "HOSTFDS\n" with a sealed memfd (8192 bytes: "CVMHOSTFD", then byte i =
+ * i * 7 + 1), an unsealed one (4096 bytes: "CVMHOSTRW"), a pipe's read end
+ * (it writes "PIPEDATA" into the other end and closes it) and another
+ * pipe's write end (it reads what comes until EOF); then it reads the
+ * connection until "BYE\n", looks at what the guest wrote at offset 100 of
+ * the unsealed memfd, and closes the connection.
+ */
+struct fakesrv {
+	int lfd;
+	pthread_t th;
+	char pipe_got[64];
+	char conn_got[64];
+	char mem_got[16];
+	char err[160];
+};
+
+static int fake_wait(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, ms);
+}
+
+/* Reads @fd until EOF (or @stop seen), at most @size - 1 bytes, for up to 60 s. */
+static void fake_read(int fd, char *buf, size_t size, const char *stop)
+{
+	size_t len = 0;
+	double t0 = now();
+
+	while (len + 1 < size && now() - t0 < 60) {
+		ssize_t n;
+
+		if (fake_wait(fd, 200) <= 0)
+			continue;
+		n = read(fd, buf + len, size - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (stop && strstr(buf, stop))
+			break;
+	}
+	buf[len] = '\0';
+}
+
+static void *fakesrv_main(void *arg)
+{
+	struct fakesrv *f = arg;
+	int c = -1, ro = -1, rw = -1, pa[2] = { -1, -1 }, pb[2] = { -1, -1 };
+	uint8_t content[8192];
+	char cbuf[CMSG_SPACE(4 * sizeof(int))];
+	struct iovec io = { .iov_base = "HOSTFDS\n", .iov_len = 8 };
+	struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1 };
+	struct cmsghdr *h;
+	int fds[4];
+	double t0 = now();
+
+	while (c < 0 && now() - t0 < 60)
+		if (fake_wait(f->lfd, 200) > 0)
+			c = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0) {
+		snprintf(f->err, sizeof(f->err), "no connection within 60 s");
+		return NULL;
+	}
+	memcpy(content, "CVMHOSTFD", 9);
+	for (unsigned int i = 9; i < sizeof(content); i++)
+		content[i] = (uint8_t)(i * 7 + 1);
+	ro = memfd_create("cvm-test-ro", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	rw = memfd_create("cvm-test-rw", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (ro < 0 || rw < 0 || write(ro, content, sizeof(content)) != sizeof(content) ||
+	    fcntl(ro, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) ||
+	    ftruncate(rw, 4096) || pwrite(rw, "CVMHOSTRW", 9, 0) != 9 || pipe2(pa, O_CLOEXEC) ||
+	    pipe2(pb, O_CLOEXEC)) {
+		snprintf(f->err, sizeof(f->err), "setting up the descriptors: %s", strerror(errno));
+		goto out;
+	}
+	fds[0] = ro;
+	fds[1] = rw;
+	fds[2] = pa[0];
+	fds[3] = pb[1];
+	m.msg_control = cbuf;
+	m.msg_controllen = sizeof(cbuf);
+	h = CMSG_FIRSTHDR(&m);
+	h->cmsg_level = SOL_SOCKET;
+	h->cmsg_type = SCM_RIGHTS;
+	h->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(h), fds, sizeof(fds));
+	if (sendmsg(c, &m, MSG_NOSIGNAL) != 8) {
+		snprintf(f->err, sizeof(f->err), "sendmsg: %s", strerror(errno));
+		goto out;
+	}
+	close(pa[0]);
+	close(pb[1]);
+	pa[0] = pb[1] = -1;
+	if (write(pa[1], "PIPEDATA", 8) != 8)
+		snprintf(f->err, sizeof(f->err), "pipe write: %s", strerror(errno));
+	close(pa[1]);
+	pa[1] = -1;
+	fake_read(pb[0], f->pipe_got, sizeof(f->pipe_got), NULL);
+	fake_read(c, f->conn_got, sizeof(f->conn_got), "BYE\n");
+	if (pread(rw, f->mem_got, 10, 100) != 10)
+		snprintf(f->err, sizeof(f->err), "pread: %s", strerror(errno));
+out:
+	close(c);
+	close(ro);
+	close(rw);
+	for (int i = 0; i < 2; i++) {
+		close(pa[i]);
+		close(pb[i]);
+	}
+	return NULL;
+}
+
+Test(wl, descriptors_from_the_host)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *extra[3] = { "--wayland-sock", NULL, NULL };
+	struct fakesrv f = { .lfd = -1 };
+	struct runner_result r;
+
+	REQUIRE_KVM();
+	wdir = make_temp_dir();
+	cr_assert(wdir);
+	cr_assert(asprintf(&wsock, "%s/fake-wl", wdir) > 0);
+	f.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(f.lfd, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", wsock);
+	cr_assert_eq(bind(f.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0, "bind %s: %s", wsock,
+		     strerror(errno));
+	cr_assert_eq(listen(f.lfd, 4), 0);
+	cr_assert_eq(pthread_create(&f.th, NULL, fakesrv_main, &f), 0);
+	extra[1] = wsock;
+	unsetenv("XDG_RUNTIME_DIR");
+	run_wl(&r, "wl_host_fds", extra);
+	pthread_join(f.th, NULL);
+	close(f.lfd);
+	runner_assert_passed(&r, "wl_host_fds");
+	cr_assert_run(&r, !f.err[0], "fake compositor: %s", f.err);
+	cr_assert_run(&r, !strcmp(f.pipe_got, "GUESTPIPE"),
+		      "the host's pipe got \"%s\", want \"GUESTPIPE\"", f.pipe_got);
+	cr_assert_run(&r, !strcmp(f.conn_got, "BYE\n"), "the connection got \"%s\", want BYE",
+		      f.conn_got);
+	cr_assert_run(&r, !memcmp(f.mem_got, "GUESTWROTE", 10),
+		      "the unsealed memfd at offset 100 holds \"%.10s\", want GUESTWROTE",
+		      f.mem_got);
 	runner_free(&r);
 }
 
