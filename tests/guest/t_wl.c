@@ -76,7 +76,7 @@
 #define WL_STREAM 8192 /* per-connection buffer of not yet parsed Wayland bytes */
 #define WL_NCTX 4
 #define WL_NOBJ 256
-#define WL_WAIT_POLLS 1500000UL
+#define WL_WAIT_POLLS 1500000UL /* 10-45 s: a poll may be a PAUSE exit */
 
 /* Wayland object types, as far as we follow them. */
 enum wl_obj {
@@ -745,7 +745,11 @@ static int wl_open(const char *t, struct wl *w)
 	return 0;
 }
 
-/* VFD_NEW_CTX @id: a new connection to the compositor, tracked in w->c[]. */
+/*
+ * VFD_NEW_CTX @id: a new connection to the compositor, tracked in w->c[].
+ * The slot is taken before the command: the compositor may speak first, and
+ * its bytes may be on the in queue before the response is.
+ */
 static struct wlctx *ctx_new(const char *t, struct wl *w, uint32_t id)
 {
 	struct wlctx *c = NULL;
@@ -758,29 +762,32 @@ static struct wlctx *ctx_new(const char *t, struct wl *w, uint32_t id)
 		fail(t, "out of context slots");
 		return NULL;
 	}
+	memset(c, 0, sizeof(*c) - WL_STREAM);
+	c->used = true;
+	c->vfd = id;
+	c->type[1] = OBJ_DISPLAY;
 	r = wl_cmd(t, w, mk_vfd_new(WL_CMD_VFD_NEW_CTX, id, 0, 0), sizeof(resp));
 	if (r < 0)
-		return NULL;
+		goto fail;
 	printf("WL VFD_NEW_CTX %u -> %s (0x%x) id %u flags 0x%x\n", id, resp_name((uint32_t)r),
 	       (uint32_t)r, get32(resp + 8), get32(resp + 12));
 	if (r != WL_RESP_VFD_NEW) {
 		fail(t, "VFD_NEW_CTX %u answered 0x%x (%s), want RESP_VFD_NEW", id, (uint32_t)r,
 		     resp_name((uint32_t)r));
-		return NULL;
+		goto fail;
 	}
 	if (get32(resp + 8) != id) {
 		fail(t, "VFD_NEW_CTX %u answered for id %u", id, get32(resp + 8));
-		return NULL;
+		goto fail;
 	}
 	if ((get32(resp + 12) & (WL_VFD_READ | WL_VFD_WRITE)) != (WL_VFD_READ | WL_VFD_WRITE)) {
 		fail(t, "VFD_NEW_CTX %u: flags 0x%x, want READ|WRITE", id, get32(resp + 12));
-		return NULL;
+		goto fail;
 	}
-	memset(c, 0, sizeof(*c) - WL_STREAM);
-	c->used = true;
-	c->vfd = id;
-	c->type[1] = OBJ_DISPLAY;
 	return c;
+fail:
+	c->used = false;
+	return NULL;
 }
 
 static bool cb_done(const struct wlctx *c, uint32_t cb)
@@ -1905,8 +1912,8 @@ void test_wl_flood(const struct boot_params *bp)
 	pass(t);
 }
 
-/* About 20-40 s of polls: the host kills the compositor after "WL ready". */
-#define WL_GONE_POLLS 20000000UL
+/* The host kills the compositor after "WL ready" (polls exit on PAUSE: ~30 us each). */
+#define WL_GONE_POLLS WL_WAIT_POLLS
 
 void test_wl_compositor_gone(const struct boot_params *bp)
 {
