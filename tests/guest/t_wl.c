@@ -33,6 +33,8 @@
  *	pipe's id, its close as VFD_HUP.
  *   wl_host_fds: descriptors from the host side (a fake compositor of
  *	test_wl.c): two memfds (one sealed: read-only), two pipe ends.
+ *   wl_reset: a device reset mid-session forgets every VFD and unmaps the
+ *	buffers; then everything works again from scratch.
  *   wl_compositor_gone: a context does a roundtrip and prints "WL ready";
  *	the host then kills the compositor: the context must get VFD_HUP, a
  *	new VFD_NEW_CTX an error response, and memory VFDs must still work.
@@ -1839,6 +1841,66 @@ void test_wl_host_fds(const struct boot_params *bp)
 		fail(t, "%u unexpected in-queue messages", w->stray);
 		return;
 	}
+	pass(t);
+}
+
+/*
+ * A device reset in the middle of a session (connections open, buffers
+ * mapped, compositor bytes unread): afterwards no VFD of before exists, the
+ * old buffers are gone from the region, and everything works again from
+ * scratch.
+ */
+void test_wl_reset(const struct boot_params *bp)
+{
+	const char *t = "wl_reset";
+	struct wl *w = &wl0;
+	struct wlctx *c;
+	uint64_t off4, off5;
+	volatile uint64_t *q;
+	struct wbuf b;
+
+	(void)bp;
+	if (!(c = setup_pool_ctx(t, w, &off4)) || shm_new(t, w, 5, 4096, &off5) ||
+	    shm_pattern(t, w->shm + (uintptr_t)off5, 4096, 0x5555aaaa5555aaaaULL))
+		return;
+	/* Unread compositor bytes on the in queue at the reset. */
+	w->hold = true;
+	send_begin(&b, c->vfd, NULL, 0);
+	req_sync(&b, c, OBJ_SHM_ID);
+	if (wl_expect(t, w, b.len, WL_RESP_OK, "VFD_SEND sync (not read)"))
+		return;
+	printf("WL resetting the device\n");
+	vdev_reset(&w->d);
+	if (wl_open(t, w))
+		return;
+	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, SHM_VFD), WL_RESP_INVALID_ID,
+		      "VFD_CLOSE 4 after the reset") ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 1), WL_RESP_INVALID_ID,
+		      "VFD_CLOSE ctx 1 after the reset"))
+		return;
+	q = (volatile uint64_t *)(w->shm + (uintptr_t)off5);
+	printf("WL old buffer 5 after the reset reads 0x%llx\n", (unsigned long long)q[0]);
+	if (q[0] == 0x5555aaaa5555aaaaULL) {
+		fail(t, "buffer 5 is still mapped at offset 0x%llx after the device reset",
+		     (unsigned long long)off5);
+		return;
+	}
+	if (w->recvs || w->stray) {
+		fail(t, "%u VFD_RECVs and %u other in-queue messages from before the reset",
+		     w->recvs, w->stray);
+		return;
+	}
+	/* From scratch: the same ids, a roundtrip, a pool. */
+	if (!(c = ctx_new(t, w, 1)) || ctx_registry(t, w, c, OBJ_REG, OBJ_CB1) ||
+	    shm_new(t, w, SHM_VFD, POOL_SIZE, &off4) ||
+	    shm_pattern(t, w->shm + (uintptr_t)off4, POOL_SIZE, 4) ||
+	    send_pool(t, w, c, SHM_VFD, POOL_SIZE, 32) ||
+	    ctx_wait(t, w, c, OBJ_CB2, "create_pool after the reset") ||
+	    ctx_ok(t, c, OBJ_CB2, "create_pool after the reset"))
+		return;
+	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, SHM_VFD), WL_RESP_OK, "VFD_CLOSE 4") ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 1), WL_RESP_OK, "VFD_CLOSE ctx 1"))
+		return;
 	pass(t);
 }
 

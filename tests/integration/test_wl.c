@@ -625,6 +625,17 @@ Test(wl, descriptors_from_the_host)
 	runner_free(&r);
 }
 
+/* A device reset mid-session: every VFD forgotten, buffers unmapped, then all works again. */
+Test(wl, device_reset_mid_session)
+{
+	struct runner_result r;
+
+	wl_guest_test("wl_reset", &r);
+	cr_assert_run(&r, strstr(r.out, "WL old buffer 5 after the reset reads 0x0\n"),
+		      "the old buffer still reads as something after the reset");
+	runner_free(&r);
+}
+
 /* A guest that stops reading: commands still answered, then no byte lost. */
 Test(wl, in_queue_backpressure)
 {
