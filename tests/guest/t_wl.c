@@ -1724,8 +1724,9 @@ static int send_raw(const char *t, struct wl *w, uint32_t id, const char *s, uin
  * them; the memfds mapped in the region (the sealed one read-only: a guest
  * write must not change it, nor end the VM); "PIPEDATA" and a HUP on the
  * first pipe; "GUESTPIPE" written into the second; a write into the
- * unsealed memfd, which the host checks; "BYE\n" on the connection, which
- * the host answers by closing it (VFD_HUP).
+ * unsealed memfd, which the host checks; 28 VFDs in one VFD_SEND (a guest
+ * buffer 27 times, then a guest-writes pipe), whose bytes the host checks;
+ * "BYE\n" on the connection, which the host answers by closing it (VFD_HUP).
  */
 void test_wl_host_fds(const struct boot_params *bp)
 {
@@ -1821,8 +1822,35 @@ void test_wl_host_fds(const struct boot_params *bp)
 			return;
 	}
 	if (send_raw(t, w, pw->id, "GUESTPIPE", WL_RESP_OK, "VFD_SEND into the host's pipe") ||
-	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, pw->id), WL_RESP_OK, "VFD_CLOSE write pipe") ||
-	    send_raw(t, w, c->vfd, "BYE\n", WL_RESP_OK, "VFD_SEND BYE"))
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, pw->id), WL_RESP_OK, "VFD_CLOSE write pipe"))
+		return;
+	/*
+	 * The most VFDs one VFD_SEND carries, 28: a guest buffer 27 times (the
+	 * host checks its bytes) and a guest-writes pipe (the host reads it).
+	 */
+	{
+		uint32_t ids[WL_SEND_MAX];
+		uint64_t goff;
+		struct wbuf b;
+
+		if (shm_new(t, w, 60, 4096, &goff) ||
+		    wl_expect(t, w, mk_vfd_new(WL_CMD_VFD_NEW_PIPE, 61, WL_VFD_WRITE, 0),
+			      WL_RESP_VFD_NEW, "VFD_NEW_PIPE 61 WRITE"))
+			return;
+		memcpy((void *)(w->shm + (uintptr_t)goff), "GUESTMEM", 8);
+		for (unsigned int i = 0; i < WL_SEND_MAX - 1; i++)
+			ids[i] = 60;
+		ids[WL_SEND_MAX - 1] = 61;
+		send_begin(&b, c->vfd, ids, WL_SEND_MAX);
+		memcpy(cmd + b.len, "FDS28\n", 6);
+		if (wl_expect(t, w, b.len + 6, WL_RESP_OK, "VFD_SEND with 28 VFDs") ||
+		    send_raw(t, w, 61, "GPIPE2", WL_RESP_OK, "VFD_SEND into pipe 61") ||
+		    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 61), WL_RESP_OK,
+			      "VFD_CLOSE pipe 61") ||
+		    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 60), WL_RESP_OK, "VFD_CLOSE 60"))
+			return;
+	}
+	if (send_raw(t, w, c->vfd, "BYE\n", WL_RESP_OK, "VFD_SEND BYE"))
 		return;
 	for (unsigned long i = 0; !c->hup && i < WL_WAIT_POLLS; i++)
 		if (!in_pump(w))

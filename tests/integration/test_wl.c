@@ -490,6 +490,10 @@ struct fakesrv {
 	char pipe_got[64];
 	char conn_got[64];
 	char mem_got[16];
+	unsigned int nfds;  /* descriptors that came with the guest's bytes */
+	char gmem_got[16];  /* the first 8 bytes of the first one */
+	long gmem_size;	    /* its size */
+	char gpipe_got[16]; /* what the last one (a pipe) carried */
 	char err[160];
 };
 
@@ -520,6 +524,62 @@ static void fake_read(int fd, char *buf, size_t size, const char *stop)
 			break;
 	}
 	buf[len] = '\0';
+}
+
+/*
+ * Reads the connection until "BYE\n" (60 s at most), keeping the
+ * descriptors that come: the first must be a guest buffer, the last a pipe.
+ */
+static void fake_recv(struct fakesrv *f, int c)
+{
+	int got[64];
+	size_t len = 0;
+	double t0 = now();
+
+	while (len + 1 < sizeof(f->conn_got) && now() - t0 < 60 && !strstr(f->conn_got, "BYE\n")) {
+		char cbuf[CMSG_SPACE(32 * sizeof(int))];
+		struct iovec io = { f->conn_got + len, sizeof(f->conn_got) - 1 - len };
+		struct msghdr m = { .msg_iov = &io,
+				    .msg_iovlen = 1,
+				    .msg_control = cbuf,
+				    .msg_controllen = sizeof(cbuf) };
+		ssize_t n;
+
+		if (fake_wait(c, 200) <= 0)
+			continue;
+		n = recvmsg(c, &m, MSG_CMSG_CLOEXEC);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		f->conn_got[len] = '\0';
+		for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h)) {
+			size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+				continue;
+			for (size_t i = 0; i < k; i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+				if (f->nfds < 64)
+					got[f->nfds] = fd;
+				else
+					close(fd);
+				f->nfds++;
+			}
+		}
+	}
+	if (f->nfds >= 2 && f->nfds <= 64) {
+		struct stat st;
+
+		if (pread(got[0], f->gmem_got, 8, 0) != 8 || fstat(got[0], &st))
+			snprintf(f->err, sizeof(f->err), "the guest's buffer: %s", strerror(errno));
+		else
+			f->gmem_size = (long)st.st_size;
+		fake_read(got[f->nfds - 1], f->gpipe_got, sizeof(f->gpipe_got), NULL);
+	}
+	for (unsigned int i = 0; i < f->nfds && i < 64; i++)
+		close(got[i]);
 }
 
 static void *fakesrv_main(void *arg)
@@ -576,7 +636,7 @@ static void *fakesrv_main(void *arg)
 	close(pa[1]);
 	pa[1] = -1;
 	fake_read(pb[0], f->pipe_got, sizeof(f->pipe_got), NULL);
-	fake_read(c, f->conn_got, sizeof(f->conn_got), "BYE\n");
+	fake_recv(f, c);
 	if (pread(rw, f->mem_got, 10, 100) != 10)
 		snprintf(f->err, sizeof(f->err), "pread: %s", strerror(errno));
 out:
@@ -617,8 +677,14 @@ Test(wl, descriptors_from_the_host)
 	cr_assert_run(&r, !f.err[0], "fake compositor: %s", f.err);
 	cr_assert_run(&r, !strcmp(f.pipe_got, "GUESTPIPE"),
 		      "the host's pipe got \"%s\", want \"GUESTPIPE\"", f.pipe_got);
-	cr_assert_run(&r, !strcmp(f.conn_got, "BYE\n"), "the connection got \"%s\", want BYE",
-		      f.conn_got);
+	cr_assert_run(&r, !strcmp(f.conn_got, "FDS28\nBYE\n"),
+		      "the connection got \"%s\", want FDS28 and BYE", f.conn_got);
+	cr_assert_run(&r, f.nfds == 28, "%u descriptors came with FDS28, want 28", f.nfds);
+	cr_assert_run(&r, !memcmp(f.gmem_got, "GUESTMEM", 8) && f.gmem_size == 4096,
+		      "the guest's buffer holds \"%.8s\" and %ld bytes, want GUESTMEM and 4096",
+		      f.gmem_got, f.gmem_size);
+	cr_assert_run(&r, !strcmp(f.gpipe_got, "GPIPE2"),
+		      "the guest's pipe carried \"%s\", want GPIPE2", f.gpipe_got);
 	cr_assert_run(&r, !memcmp(f.mem_got, "GUESTWROTE", 10),
 		      "the unsealed memfd at offset 100 holds \"%.10s\", want GUESTWROTE",
 		      f.mem_got);
