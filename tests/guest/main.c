@@ -61,6 +61,8 @@ static const struct guest_test tests[] = {
 	{ "wl", test_wl },
 	{ "wl_bad_pool", test_wl_bad_pool },
 	{ "wl_garbage", test_wl_garbage },
+	{ "wl_noshm", test_wl_noshm },
+	{ "wl_legacy", test_wl_legacy },
 	{ "wl_reset", test_wl_reset },
 	{ "wl_host_fds", test_wl_host_fds },
 	{ "wl_pipe", test_wl_pipe },

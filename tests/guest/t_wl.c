@@ -35,6 +35,8 @@
  *	test_wl.c): two memfds (one sealed: read-only), two pipe ends.
  *   wl_reset: a device reset mid-session forgets every VFD and unmaps the
  *	buffers; then everything works again from scratch.
+ *   wl_noshm, wl_legacy: the pool test without USE_SHMEM (guest-physical
+ *	pfns), and also without TRANS_FLAGS (the old VFD flags).
  *   wl_compositor_gone: a context does a roundtrip and prints "WL ready";
  *	the host then kills the compositor: the context must get VFD_HUP, a
  *	new VFD_NEW_CTX an error response, and memory VFDs must still work.
@@ -69,6 +71,8 @@
 
 #define WL_VFD_WRITE 0x1
 #define WL_VFD_READ 0x2
+#define WL_VFD_MAP 0x2 /* without TRANS_FLAGS */
+#define WL_VFD_CONTROL 0x4
 #define WL_HOST_ID 0x40000000u
 #define WL_SEND_MAX 28
 
@@ -711,9 +715,12 @@ static int find_shm(const char *t, struct wl *w)
 	return -1;
 }
 
+/* The device features wl_open() asks for (wl_noshm and wl_legacy ask for fewer). */
+static uint64_t wl_want = 1ULL << VIRTIO_WL_F_TRANS_FLAGS | 1ULL << VIRTIO_WL_F_USE_SHMEM;
+
 static int wl_open(const char *t, struct wl *w)
 {
-	uint64_t want = 1ULL << VIRTIO_WL_F_TRANS_FLAGS | 1ULL << VIRTIO_WL_F_USE_SHMEM;
+	uint64_t want = wl_want;
 	uint32_t bdf;
 
 	memset(w, 0, sizeof(*w));
@@ -782,8 +789,14 @@ static struct wlctx *ctx_new(const char *t, struct wl *w, uint32_t id)
 		fail(t, "VFD_NEW_CTX %u answered for id %u", id, get32(resp + 8));
 		goto fail;
 	}
-	if ((get32(resp + 12) & (WL_VFD_READ | WL_VFD_WRITE)) != (WL_VFD_READ | WL_VFD_WRITE)) {
+	if (vdev_has(&w->d, VIRTIO_WL_F_TRANS_FLAGS) &&
+	    (get32(resp + 12) & (WL_VFD_READ | WL_VFD_WRITE)) != (WL_VFD_READ | WL_VFD_WRITE)) {
 		fail(t, "VFD_NEW_CTX %u: flags 0x%x, want READ|WRITE", id, get32(resp + 12));
+		goto fail;
+	}
+	if (!vdev_has(&w->d, VIRTIO_WL_F_TRANS_FLAGS) && get32(resp + 12) != WL_VFD_CONTROL) {
+		fail(t, "VFD_NEW_CTX %u without TRANS_FLAGS: flags 0x%x, want CONTROL (0x4)", id,
+		     get32(resp + 12));
 		goto fail;
 	}
 	return c;
@@ -872,7 +885,9 @@ static int shm_new(const char *t, struct wl *w, uint32_t id, uint32_t size, uint
 {
 	uint64_t pfn;
 	uint32_t got;
-	int64_t r = wl_cmd(t, w, mk_vfd_new(WL_CMD_VFD_NEW, id, 0, size), sizeof(resp));
+	/* Without TRANS_FLAGS the old flags: WRITE | MAP for a buffer the guest maps. */
+	uint32_t flags = vdev_has(&w->d, VIRTIO_WL_F_TRANS_FLAGS) ? 0 : WL_VFD_WRITE | WL_VFD_MAP;
+	int64_t r = wl_cmd(t, w, mk_vfd_new(WL_CMD_VFD_NEW, id, flags, size), sizeof(resp));
 
 	if (r < 0)
 		return -1;
@@ -892,6 +907,18 @@ static int shm_new(const char *t, struct wl *w, uint32_t id, uint32_t size, uint
 	if (got != ((size + 4095) & ~4095u)) {
 		fail(t, "VFD_NEW %u of %u bytes: size %u", id, size, got);
 		return -1;
+	}
+	if (!vdev_has(&w->d, VIRTIO_WL_F_USE_SHMEM)) {
+		/* Without USE_SHMEM the pfn is guest-physical. */
+		if ((pfn << 12) < w->shm || (pfn << 12) + got > w->shm + w->shm_len) {
+			fail(t,
+			     "VFD_NEW %u: guest-physical pfn 0x%llx + %u bytes is outside the "
+			     "region at 0x%llx",
+			     id, (unsigned long long)pfn, got, (unsigned long long)w->shm);
+			return -1;
+		}
+		*off = (pfn << 12) - w->shm;
+		return 0;
 	}
 	if (pfn > (w->shm_len >> 12) || (pfn << 12) + got > w->shm_len) {
 		fail(t, "VFD_NEW %u: pfn 0x%llx + %u bytes is outside the 0x%llx-byte region", id,
@@ -1930,6 +1957,43 @@ void test_wl_reset(const struct boot_params *bp)
 	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 1), WL_RESP_OK, "VFD_CLOSE ctx 1"))
 		return;
 	pass(t);
+}
+
+/* The pool test with fewer features: @want instead of TRANS_FLAGS | USE_SHMEM. */
+static void wl_fewer_features(const char *t, uint64_t want)
+{
+	struct wl *w = &wl0;
+	struct wlctx *c;
+	uint64_t off;
+
+	wl_want = want;
+	if (!(c = setup_pool_ctx(t, w, &off)))
+		return;
+	if (w->d.features != (want | 1ULL << VIRTIO_F_VERSION_1)) {
+		fail(t, "accepted features 0x%llx", (unsigned long long)w->d.features);
+		return;
+	}
+	if (send_pool(t, w, c, SHM_VFD, POOL_SIZE, 32) ||
+	    ctx_wait(t, w, c, OBJ_CB2, "create_pool+create_buffer") ||
+	    ctx_ok(t, c, OBJ_CB2, "create_pool+create_buffer") ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, SHM_VFD), WL_RESP_OK, "VFD_CLOSE shm 4") ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 1), WL_RESP_OK, "VFD_CLOSE ctx 1"))
+		return;
+	pass(t);
+}
+
+/* TRANS_FLAGS without USE_SHMEM: pfns are guest-physical. */
+void test_wl_noshm(const struct boot_params *bp)
+{
+	(void)bp;
+	wl_fewer_features("wl_noshm", 1ULL << VIRTIO_WL_F_TRANS_FLAGS);
+}
+
+/* Neither: guest-physical pfns and the old flags (CONTROL contexts, WRITE|MAP buffers). */
+void test_wl_legacy(const struct boot_params *bp)
+{
+	(void)bp;
+	wl_fewer_features("wl_legacy", 0);
 }
 
 #define FLOOD_REGS 200
