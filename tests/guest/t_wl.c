@@ -37,6 +37,8 @@
  *	buffers; then everything works again from scratch.
  *   wl_noshm, wl_legacy: the pool test without USE_SHMEM (guest-physical
  *	pfns), and also without TRANS_FLAGS (the old VFD flags).
+ *   wl_bar_move: BAR 2 moved by the guest with a buffer mapped: its bytes
+ *	follow to the new address; new buffers work there.
  *   wl_compositor_gone: a context does a roundtrip and prints "WL ready";
  *	the host then kills the compositor: the context must get VFD_HUP, a
  *	new VFD_NEW_CTX an error response, and memory VFDs must still work.
@@ -1994,6 +1996,117 @@ void test_wl_legacy(const struct boot_params *bp)
 {
 	(void)bp;
 	wl_fewer_features("wl_legacy", 0);
+}
+
+/*
+ * The guest moves BAR 2 (the region) while a buffer is mapped: the buffer's
+ * bytes must be at the new address, and new buffers work there too.
+ */
+void test_wl_bar_move(const struct boot_params *bp)
+{
+	static const uint64_t cands[] = { 0xe0000000ULL, 0xc0000000ULL };
+	const char *t = "wl_bar_move";
+	struct wl *w = &wl0;
+	struct wlctx *c;
+	uint64_t off4, off9, old, dest = 0;
+	uint32_t bdf, lo, all[32];
+	unsigned int nall;
+	uint16_t cmdreg;
+	volatile uint64_t *q;
+
+	(void)bp;
+	if (!(c = setup_pool_ctx(t, w, &off4)))
+		return;
+	bdf = w->d.bdf;
+	old = w->shm; /* the capability's offset is 0 (checked below) */
+	lo = pci_read32(bdf, 0x10 + 4 * 2);
+	if ((pci_bar_addr(bdf, 2, (char[8]){ 0 }, 8)) != old) {
+		fail(t, "the region is not at the start of BAR2");
+		return;
+	}
+	/* A 256 MiB-aligned window no other BAR starts in. */
+	nall = 0;
+	for (uint32_t dev = 0; dev < 32 && nall < ARRAY_SIZE(all); dev++) {
+		uint32_t b = PCI_BDF(0, dev, 0);
+
+		if (pci_read16(b, 0) != 0xffff)
+			all[nall++] = b;
+	}
+	for (unsigned int k = 0; k < ARRAY_SIZE(cands) && !dest; k++) {
+		bool busy = cands[k] < old + w->shm_len && old < cands[k] + w->shm_len;
+
+		for (unsigned int i = 0; i < nall && !busy; i++) {
+			for (unsigned int bar = 0; bar < 6; bar++) {
+				char why[64];
+				uint64_t a;
+
+				if (all[i] == bdf && bar == 2)
+					continue;
+				a = pci_bar_addr(all[i], bar, why, sizeof(why));
+				if (a >= cands[k] && a < cands[k] + w->shm_len) {
+					printf("WL %02x.0 BAR%u at 0x%llx is in 0x%llx's window\n",
+					       (all[i] >> 3) & 31, bar, (unsigned long long)a,
+					       (unsigned long long)cands[k]);
+					busy = true;
+				}
+				if (((pci_read32(all[i], 0x10 + 4 * bar) >> 1) & 3) == 2)
+					bar++;
+			}
+		}
+		if (!busy && w->shm_len <= 0x10000000ULL)
+			dest = cands[k];
+	}
+	if (!dest) {
+		printf("SKIP %s: no free 256 MiB window for BAR2\n", t);
+		return;
+	}
+	if (w->d.common >= old && w->d.common < old + w->shm_len) {
+		fail(t, "the COMMON capability is inside BAR2's region");
+		return;
+	}
+	printf("WL moving BAR2 from 0x%llx to 0x%llx\n", (unsigned long long)old,
+	       (unsigned long long)dest);
+	cmdreg = pci_read16(bdf, 0x04);
+	pci_write16(bdf, 0x04, cmdreg & (uint16_t)~0x2);
+	pci_write32(bdf, 0x10 + 4 * 2, (uint32_t)dest | (lo & 0xf));
+	pci_write32(bdf, 0x10 + 4 * 3, (uint32_t)(dest >> 32));
+	pci_write16(bdf, 0x04, cmdreg);
+	if (pci_bar_addr(bdf, 2, (char[8]){ 0 }, 8) != dest) {
+		fail(t, "BAR2 reads 0x%08x after writing 0x%llx", pci_read32(bdf, 0x18),
+		     (unsigned long long)dest);
+		return;
+	}
+	w->shm = (uintptr_t)dest;
+	q = (volatile uint64_t *)(w->shm + (uintptr_t)off4);
+	for (uint32_t i = 0; i < POOL_SIZE / 8; i++) {
+		if (q[i] != (PATTERN4 ^ ((uint64_t)i * 0x9e3779b97f4a7c15ULL))) {
+			fail(t, "after the move, buffer 4 qword %u reads 0x%llx at 0x%llx", i,
+			     (unsigned long long)q[i], (unsigned long long)(uintptr_t)&q[i]);
+			return;
+		}
+	}
+	/* Nothing of it is left at the old address. */
+	{
+		uint64_t v = *(volatile uint64_t *)(old + (uintptr_t)off4);
+
+		printf("WL old address 0x%llx now reads 0x%llx\n", (unsigned long long)(old + off4),
+		       (unsigned long long)v);
+		if (v == PATTERN4) {
+			fail(t, "buffer 4 is still mapped at the old BAR2 address 0x%llx",
+			     (unsigned long long)(old + off4));
+			return;
+		}
+	}
+	if (shm_new(t, w, 9, 4096, &off9) ||
+	    shm_pattern(t, w->shm + (uintptr_t)off9, 4096, 0x9999999999999999ULL) ||
+	    send_pool(t, w, c, SHM_VFD, POOL_SIZE, 32) ||
+	    ctx_wait(t, w, c, OBJ_CB2, "create_pool after the move") ||
+	    ctx_ok(t, c, OBJ_CB2, "create_pool after the move") ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 9), WL_RESP_OK, "VFD_CLOSE 9") ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, SHM_VFD), WL_RESP_OK, "VFD_CLOSE 4") ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 1), WL_RESP_OK, "VFD_CLOSE ctx 1"))
+		return;
+	pass(t);
 }
 
 #define FLOOD_REGS 200

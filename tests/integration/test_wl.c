@@ -691,6 +691,40 @@ Test(wl, descriptors_from_the_host)
 	runner_free(&r);
 }
 
+/* Without USE_SHMEM (guest-physical pfns), and without TRANS_FLAGS too. */
+Test(wl, fewer_features)
+{
+	struct runner_result r;
+
+	wl_guest_test("wl_noshm", &r);
+	cr_assert_run(&r, strstr(r.out, "accepted 0x100000002 "), "features not VERSION_1|TRANS");
+	runner_free(&r);
+	weston_stop();
+	wl_guest_test("wl_legacy", &r);
+	cr_assert_run(&r, strstr(r.out, "accepted 0x100000000 "), "features not VERSION_1 only");
+	runner_free(&r);
+}
+
+/*
+ * The guest moves BAR 2 with a buffer mapped (--no-rng leaves a free 256 MiB
+ * window at 0xe0000000): the buffer follows, the old address is empty.
+ */
+Test(wl, bar2_moved_by_the_guest)
+{
+	const char *extra[4] = { "--no-rng", "--wayland-sock", NULL, NULL };
+	struct runner_result r;
+
+	REQUIRE_KVM();
+	weston_start("wayland-cvm");
+	extra[2] = wsock;
+	unsetenv("XDG_RUNTIME_DIR");
+	run_wl(&r, "wl_bar_move", extra);
+	runner_assert_passed(&r, "wl_bar_move");
+	cr_assert_run(&r, strstr(r.out, "WL moving BAR2 from "), "BAR2 was not moved");
+	assert_weston_fine(&r);
+	runner_free(&r);
+}
+
 /* A device reset mid-session: every VFD forgotten, buffers unmapped, then all works again. */
 Test(wl, device_reset_mid_session)
 {
