@@ -3,20 +3,21 @@
  * virtio-wayland through `cvm run --wayland-sock PATH`, against a real
  * compositor: Debian's weston with its headless backend, on a private
  * XDG_RUNTIME_DIR, in its own process group. The guest side is
- * tests/guest/t_wl.c (wl, wl_bad_pool, wl_garbage, wl_absent).
+ * tests/guest/t_wl.c, whose comment says what each guest test checks.
  *
+ * Most tests use weston with kiosk-shell, which starts no helper clients.
  * wl_shot and wl_pipe need a compositor that repaints, takes screenshots
- * and has debug streams: weston
- * with desktop-shell, the pixman renderer, a 320x240 output and --debug
- * (weston_screenshooter); the others use kiosk-shell, which starts no
- * helper clients.
+ * and has debug streams: weston with desktop-shell, the pixman renderer, a
+ * 320x240 output and --debug (weston_screenshooter, weston_debug_v1).
+ * wl_host_fds talks to a fake compositor of ours that passes descriptors
+ * to the guest. After every guest run against weston, weston must still be
+ * alive and still serve a client of ours (a registry roundtrip over the
+ * same socket): nothing the guest sent may break it.
  *
- * After every guest run the compositor must still be alive and still serve
- * a client of ours (a registry roundtrip over the same socket): nothing the
- * guest sent may break it. The CLI tests: a missing socket is a clear
+ * The CLI tests: a missing socket or one that is no socket is a clear
  * error; `--no-wl` removes the device even with $XDG_RUNTIME_DIR/wayland-0
- * there, which is used by default; a runtime dir without wayland-0 means
- * no device and a normal run.
+ * there, which is used by default; a runtime dir without wayland-0 (or no
+ * XDG_RUNTIME_DIR) means no device and a normal run.
  */
 #include <criterion/criterion.h>
 
