@@ -39,6 +39,8 @@
  *	pfns), and also without TRANS_FLAGS (the old VFD flags).
  *   wl_bar_move: BAR 2 moved by the guest with a buffer mapped: its bytes
  *	follow to the new address; new buffers work there.
+ *   wl_held: a peer that never reads: a VFD_SEND the device holds is freed
+ *	by a device reset, and finished with an error when the peer closes.
  *   wl_compositor_gone: a context does a roundtrip and prints "WL ready";
  *	the host then kills the compositor: the context must get VFD_HUP, a
  *	new VFD_NEW_CTX an error response, and memory VFDs must still work.
@@ -2105,6 +2107,123 @@ void test_wl_bar_move(const struct boot_params *bp)
 	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 9), WL_RESP_OK, "VFD_CLOSE 9") ||
 	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, SHM_VFD), WL_RESP_OK, "VFD_CLOSE 4") ||
 	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 1), WL_RESP_OK, "VFD_CLOSE ctx 1"))
+		return;
+	pass(t);
+}
+
+#define HELD_CHUNK 4000
+#define HELD_MAX 2000	    /* 8 MB: far more than a socket buffer */
+#define HELD_POLLS 100000UL /* a send that takes longer is held (or slow: see wl_held) */
+
+/*
+ * VFD_SENDs of HELD_CHUNK bytes to @ctx until one is not answered within
+ * HELD_POLLS (the peer does not read: the device holds it) or, with @err,
+ * one is answered with an error (in *@err). Returns the number answered OK
+ * (a held one still in flight), or -1 with FAIL.
+ */
+static int fill_until_held(const char *t, struct wl *w, uint32_t ctx, uint32_t *err)
+{
+	struct wbuf b;
+
+	for (int n = 0; n < HELD_MAX; n++) {
+		struct vq_buf v[2] = { { cmd, 0, false }, { resp, 64, true } };
+		uint32_t id, len;
+		unsigned long i;
+
+		send_begin(&b, ctx, NULL, 0);
+		memset(cmd + b.len, 'a' + n % 26, HELD_CHUNK);
+		v[0].len = b.len + HELD_CHUNK;
+		memset(resp, 0xee, 64);
+		if (vq_add(w->out, v, 2, false, false) < 0) {
+			fail(t, "%s", virtio_err);
+			return -1;
+		}
+		for (i = 0; i < HELD_POLLS && !vq_used_ready(w->out); i++)
+			cpu_relax();
+		if (i == HELD_POLLS)
+			return n;
+		vq_poll(w->out, &id, &len);
+		if (err && resp_is_err(get32(resp))) {
+			*err = get32(resp);
+			return n;
+		}
+		if (get32(resp) != WL_RESP_OK) {
+			fail(t, "VFD_SEND %d of %u bytes to ctx %u answered 0x%x (%s)", n,
+			     HELD_CHUNK, ctx, get32(resp), resp_name(get32(resp)));
+			return -1;
+		}
+	}
+	fail(t, "%d VFD_SENDs of %u bytes to a peer that does not read, none held", HELD_MAX,
+	     HELD_CHUNK);
+	return -1;
+}
+
+/*
+ * A peer that never reads (test_wl.c's fake compositor in hold mode): the
+ * device holds a VFD_SEND it cannot finish. A device reset frees it; on a
+ * second connection, the host closing it finishes the held send with an
+ * error, then VFD_HUP. The device works on after both.
+ */
+void test_wl_held(const struct boot_params *bp)
+{
+	const char *t = "wl_held";
+	struct wl *w = &wl0;
+	struct wlctx *c;
+	uint64_t off;
+	uint32_t id, len;
+	int n;
+
+	(void)bp;
+	if (wl_open(t, w) || !(c = ctx_new(t, w, 1)))
+		return;
+	c->raw = true;
+	if ((n = fill_until_held(t, w, 1, NULL)) < 0)
+		return;
+	printf("WL held after %d sends of %u bytes; resetting\n", n, HELD_CHUNK);
+	vdev_reset(&w->d);
+	if (wl_open(t, w) || shm_new(t, w, 5, 4096, &off) ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 1), WL_RESP_INVALID_ID,
+		      "VFD_CLOSE 1 after reset"))
+		return;
+
+	if (!(c = ctx_new(t, w, 2)))
+		return;
+	c->raw = true;
+	/* Held until the host closes; a send that was only slow just goes on filling. */
+	for (unsigned int round = 0;; round++) {
+		uint32_t err = 0;
+
+		if ((n = fill_until_held(t, w, 2, &err)) < 0)
+			return;
+		if (!err) {
+			printf("WL held after %d sends of %u bytes; waiting for the host to close\n",
+			       n, HELD_CHUNK);
+			if (vq_poll(w->out, &id, &len)) {
+				fail(t, "the held VFD_SEND never finished: %s", virtio_err);
+				return;
+			}
+			err = get32(resp);
+		}
+		printf("WL VFD_SEND finished: %s (0x%x)\n", resp_name(err), err);
+		if (resp_is_err(err))
+			break;
+		if (err != WL_RESP_OK || round == 20) {
+			fail(t, "VFD_SENDs to a peer that closed answered 0x%x (%s), want an error",
+			     err, resp_name(err));
+			return;
+		}
+	}
+	for (unsigned long i = 0; !c->hup && i < WL_WAIT_POLLS; i++)
+		if (!in_pump(w))
+			cpu_relax();
+	if (!c->hup) {
+		fail(t, "no VFD_HUP for ctx 2 after the host closed it");
+		return;
+	}
+	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 2), WL_RESP_OK, "VFD_CLOSE ctx 2") ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 5), WL_RESP_OK, "VFD_CLOSE 5") ||
+	    shm_new(t, w, 6, 4096, &off) ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 6), WL_RESP_OK, "VFD_CLOSE 6"))
 		return;
 	pass(t);
 }

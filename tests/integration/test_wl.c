@@ -737,6 +737,76 @@ Test(wl, device_reset_mid_session)
 	runner_free(&r);
 }
 
+/*
+ * The fake compositor of wl_held: it never reads. It closes the second
+ * connection HOLD_CLOSE_S after accepting it and keeps the first until the
+ * test is over.
+ */
+#define HOLD_CLOSE_S 5.0
+
+struct holdsrv {
+	int lfd;
+	pthread_t th;
+	volatile bool stop;
+	unsigned int accepted;
+	bool closed2;
+};
+
+static void *holdsrv_main(void *arg)
+{
+	struct holdsrv *h = arg;
+	int c[2] = { -1, -1 };
+	double t2 = 0;
+
+	while (!h->stop) {
+		if (h->accepted < 2 && fake_wait(h->lfd, 100) > 0) {
+			c[h->accepted] = accept4(h->lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (c[h->accepted] >= 0 && ++h->accepted == 2)
+				t2 = now();
+		} else {
+			usleep(50000);
+		}
+		if (t2 && !h->closed2 && now() - t2 > HOLD_CLOSE_S) {
+			close(c[1]);
+			c[1] = -1;
+			h->closed2 = true;
+		}
+	}
+	close(c[0]);
+	close(c[1]);
+	return NULL;
+}
+
+/* A VFD_SEND held by the device (the peer never reads): reset, peer gone. */
+Test(wl, held_send)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *extra[3] = { "--wayland-sock", NULL, NULL };
+	struct holdsrv h = { .lfd = -1 };
+	struct runner_result r;
+
+	REQUIRE_KVM();
+	wdir = make_temp_dir();
+	cr_assert(wdir);
+	cr_assert(asprintf(&wsock, "%s/hold-wl", wdir) > 0);
+	h.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(h.lfd, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", wsock);
+	cr_assert_eq(bind(h.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(h.lfd, 4), 0);
+	cr_assert_eq(pthread_create(&h.th, NULL, holdsrv_main, &h), 0);
+	extra[1] = wsock;
+	unsetenv("XDG_RUNTIME_DIR");
+	run_wl(&r, "wl_held", extra);
+	h.stop = true;
+	pthread_join(h.th, NULL);
+	close(h.lfd);
+	runner_assert_passed(&r, "wl_held");
+	cr_assert_run(&r, h.accepted == 2 && h.closed2, "the fake compositor saw %u connections",
+		      h.accepted);
+	runner_free(&r);
+}
+
 /* A guest that stops reading: commands still answered, then no byte lost. */
 Test(wl, in_queue_backpressure)
 {
