@@ -1196,8 +1196,10 @@ void test_wl_garbage(const struct boot_params *bp)
 	{
 		uint32_t ids[1] = { 78 };
 
+		/* With bytes: VFDs without bytes are an error of their own. */
 		send_begin(&(struct wbuf){ 0 }, c->vfd, ids, 1);
-		if (wl_expect(t, w, 20, WL_RESP_INVALID_ID, "VFD_SEND carrying vfd 78"))
+		put32(cmd + 20, 0x12345678);
+		if (wl_expect(t, w, 24, WL_RESP_INVALID_ID, "VFD_SEND carrying vfd 78"))
 			return;
 	}
 	/* vfd_count 29. */
