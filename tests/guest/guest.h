@@ -184,6 +184,7 @@ void test_rng_absent(const struct boot_params *bp);
 void test_wl(const struct boot_params *bp);
 void test_wl_bad_pool(const struct boot_params *bp);
 void test_wl_garbage(const struct boot_params *bp);
+void test_wl_many(const struct boot_params *bp);
 void test_wl_held(const struct boot_params *bp);
 void test_wl_bar_move(const struct boot_params *bp);
 void test_wl_noshm(const struct boot_params *bp);

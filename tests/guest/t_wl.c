@@ -41,6 +41,8 @@
  *	follow to the new address; new buffers work there.
  *   wl_held: a peer that never reads: a VFD_SEND the device holds is freed
  *	by a device reset, and finished with an error when the peer closes.
+ *   wl_many: buffers until OUT_OF_MEMORY (64 or more first); no context
+ *	then either; a freed slot is reused; after closing all, 64 MiB fits.
  *   wl_compositor_gone: a context does a roundtrip and prints "WL ready";
  *	the host then kills the compositor: the context must get VFD_HUP, a
  *	new VFD_NEW_CTX an error response, and memory VFDs must still work.
@@ -2226,6 +2228,105 @@ void test_wl_held(const struct boot_params *bp)
 	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 5), WL_RESP_OK, "VFD_CLOSE 5") ||
 	    shm_new(t, w, 6, 4096, &off) ||
 	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 6), WL_RESP_OK, "VFD_CLOSE 6"))
+		return;
+	pass(t);
+}
+
+#define MANY_BASE 1000
+#define MANY_MAX 600
+
+static uint64_t many_off[MANY_MAX];
+
+/*
+ * VFDs until the device says no: the limit must be an error response
+ * (OUT_OF_MEMORY), with at least 64 buffers mapped, each its own memory;
+ * then a context cannot be opened either, a closed slot is usable again,
+ * and after closing all a 64 MiB buffer fits.
+ */
+void test_wl_many(const struct boot_params *bp)
+{
+	const char *t = "wl_many";
+	struct wl *w = &wl0;
+	uint64_t off;
+	unsigned int n;
+	int64_t r = 0;
+
+	(void)bp;
+	if (wl_open(t, w))
+		return;
+	for (n = 0; n < MANY_MAX; n++) {
+		r = wl_cmd(t, w, mk_vfd_new(WL_CMD_VFD_NEW, MANY_BASE + n, 0, 4096), sizeof(resp));
+		if (r != WL_RESP_VFD_NEW)
+			break;
+		off = get64(resp + 16) << 12;
+		if (off + 4096 > w->shm_len) {
+			fail(t, "VFD_NEW %u: offset 0x%llx outside the region", n,
+			     (unsigned long long)off);
+			return;
+		}
+		*(volatile uint64_t *)(w->shm + (uintptr_t)off) = MANY_BASE + n;
+		many_off[n] = off;
+	}
+	printf("WL %u buffers, then %s (0x%x)\n", n, resp_name((uint32_t)r), (uint32_t)r);
+	if (r < 0)
+		return;
+	if (n == MANY_MAX || n < 64 || r != WL_RESP_OUT_OF_MEMORY) {
+		fail(t, "%u buffers, then 0x%x (%s): want 64 or more, then OUT_OF_MEMORY", n,
+		     (uint32_t)r, resp_name((uint32_t)r));
+		return;
+	}
+	/* Each buffer still holds its own number. */
+	for (unsigned int i = 0; i < n; i++) {
+		struct wbuf b;
+		int64_t q;
+		uint64_t v = *(volatile uint64_t *)(w->shm + (uintptr_t)many_off[i]);
+
+		if (v != MANY_BASE + i) {
+			fail(t, "buffer %u at 0x%llx holds %llu", MANY_BASE + i,
+			     (unsigned long long)many_off[i], (unsigned long long)v);
+			return;
+		}
+		/* A VFD_SEND to a buffer is INVALID_TYPE, which proves the id exists. */
+		send_begin(&b, MANY_BASE + i, NULL, 0);
+		put32(cmd + b.len, 0);
+		q = wl_cmd(t, w, b.len + 4, sizeof(resp));
+		if (q != WL_RESP_INVALID_TYPE) {
+			fail(t, "VFD %u: a VFD_SEND to it answered 0x%x", MANY_BASE + i,
+			     (uint32_t)q);
+			return;
+		}
+	}
+	r = wl_cmd(t, w, mk_vfd_new(WL_CMD_VFD_NEW_CTX, 1, 0, 0), sizeof(resp));
+	printf("WL VFD_NEW_CTX with every VFD taken -> %s (0x%x)\n", resp_name((uint32_t)r),
+	       (uint32_t)r);
+	if (r < 0)
+		return;
+	if (!resp_is_err((uint32_t)r)) {
+		fail(t, "VFD_NEW_CTX with every VFD taken answered 0x%x (%s)", (uint32_t)r,
+		     resp_name((uint32_t)r));
+		return;
+	}
+	/* A slot in the middle, freed and taken again. */
+	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, MANY_BASE + n / 2), WL_RESP_OK,
+		      "VFD_CLOSE one in the middle") ||
+	    shm_new(t, w, 7, 4096, &off) || shm_pattern(t, w->shm + (uintptr_t)off, 4096, 7))
+		return;
+	/* Close all; then a big one fits. */
+	for (unsigned int i = 0; i < n; i++) {
+		int64_t q;
+
+		if (i == n / 2)
+			continue;
+		q = wl_cmd(t, w, mk_vfd(WL_CMD_VFD_CLOSE, MANY_BASE + i), sizeof(resp));
+		if (q != WL_RESP_OK) {
+			fail(t, "VFD_CLOSE %u answered 0x%x", MANY_BASE + i, (uint32_t)q);
+			return;
+		}
+	}
+	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 7), WL_RESP_OK, "VFD_CLOSE 7") ||
+	    shm_new(t, w, 8, 64 << 20, &off) ||
+	    shm_pattern(t, w->shm + (uintptr_t)off + (63 << 20), 1 << 20, 8) ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 8), WL_RESP_OK, "VFD_CLOSE 8"))
 		return;
 	pass(t);
 }

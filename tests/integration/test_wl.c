@@ -807,6 +807,15 @@ Test(wl, held_send)
 	runner_free(&r);
 }
 
+/* VFDs until OUT_OF_MEMORY, then everything freed and reused. */
+Test(wl, vfd_exhaustion)
+{
+	struct runner_result r;
+
+	wl_guest_test("wl_many", &r);
+	runner_free(&r);
+}
+
 /* A guest that stops reading: commands still answered, then no byte lost. */
 Test(wl, in_queue_backpressure)
 {
