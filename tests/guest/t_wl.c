@@ -43,6 +43,10 @@
  *	by a device reset, and finished with an error when the peer closes.
  *   wl_many: buffers until OUT_OF_MEMORY (64 or more first); no context
  *	then either; a freed slot is reused; after closing all, 64 MiB fits.
+ *   wl_chains: indirect and split chains (a 3-part VFD_SEND, a VFD_NEW and
+ *	its response split in two), 16-byte in buffers given back empty.
+ *   wl_event_idx: with VIRTIO_RING_F_EVENT_IDX negotiated, 40 commands in a
+ *	row and more globals than posted in buffers must all get through.
  *   wl_compositor_gone: a context does a roundtrip and prints "WL ready";
  *	the host then kills the compositor: the context must get VFD_HUP, a
  *	new VFD_NEW_CTX an error response, and memory VFDs must still work.
@@ -144,6 +148,7 @@ struct wl {
 	uint16_t in_kicked;
 	unsigned int recvs, hups, stray; /* in-queue messages seen; for unknown vfds */
 	bool hold;			 /* wl_cmd() leaves the in queue alone */
+	unsigned int empties;		 /* in buffers given back with nothing in them */
 	uint32_t pipe_id;		 /* a guest-reads pipe VFD, 0: none */
 	uint32_t pipe_len, pipe_total;	 /* bytes kept in pipe_buf, bytes received */
 	bool pipe_hup;
@@ -412,6 +417,10 @@ static void in_msg(struct wl *w, const uint8_t *m, uint32_t len)
 	uint32_t type = len >= 8 ? get32(m) : 0;
 	struct wlctx *c;
 
+	if (!len) { /* a buffer too small for the message it was popped for */
+		w->empties++;
+		return;
+	}
 	switch (type) {
 	case WL_CMD_VFD_RECV: {
 		uint32_t n;
@@ -721,6 +730,10 @@ static int find_shm(const char *t, struct wl *w)
 	return -1;
 }
 
+/* wl_chains: every even in buffer (the first posted, too) only SMALL_IN bytes long. */
+#define SMALL_IN 16
+static bool wl_small_even;
+
 /* The device features wl_open() asks for (wl_noshm and wl_legacy ask for fewer). */
 static uint64_t wl_want = 1ULL << VIRTIO_WL_F_TRANS_FLAGS | 1ULL << VIRTIO_WL_F_USE_SHMEM;
 
@@ -752,8 +765,9 @@ static int wl_open(const char *t, struct wl *w)
 	w->in = &w->d.vqs[0];
 	w->out = &w->d.vqs[1];
 	for (unsigned int i = 0; i < w->in->size; i++)
-		w->in->desc[i] =
-			(struct vring_desc){ (uintptr_t)inbufs[i], IN_BUF, VRING_DESC_F_WRITE, 0 };
+		w->in->desc[i] = (struct vring_desc){ (uintptr_t)inbufs[i],
+						      wl_small_even && !(i % 2) ? SMALL_IN : IN_BUF,
+						      VRING_DESC_F_WRITE, 0 };
 	for (unsigned int i = 0; i < w->in->size; i++)
 		in_post(w, i);
 	in_kick(w);
@@ -2327,6 +2341,191 @@ void test_wl_many(const struct boot_params *bp)
 	    shm_new(t, w, 8, 64 << 20, &off) ||
 	    shm_pattern(t, w->shm + (uintptr_t)off + (63 << 20), 1 << 20, 8) ||
 	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 8), WL_RESP_OK, "VFD_CLOSE 8"))
+		return;
+	pass(t);
+}
+
+/*
+ * Chains laid out otherwise than one buffer per part: indirect descriptors
+ * negotiated; a VFD_SEND in three readable descriptors (header,
+ * get_registry, sync) through an indirect table; a VFD_NEW split 8 + 56
+ * with its response split 4 + 60; every even in buffer only 16 bytes long,
+ * which the device must give back empty without writing past it,
+ * delivering the messages in the others.
+ */
+void test_wl_chains(const struct boot_params *bp)
+{
+	static uint8_t hdr[16], req1[12], req2[12], r1[4], r2[64];
+	const char *t = "wl_chains";
+	struct wl *w = &wl0;
+	struct wlctx *c;
+	uint32_t id, len;
+	int head;
+
+	(void)bp;
+	wl_want |= 1ULL << VIRTIO_RING_F_INDIRECT_DESC;
+	wl_small_even = true;
+	for (unsigned int i = 0; i < VQ_RING; i += 2)
+		memset(inbufs[i], 0xcc, IN_BUF);
+	if (wl_open(t, w))
+		return;
+	if (!vdev_has(&w->d, VIRTIO_RING_F_INDIRECT_DESC)) {
+		fail(t, "INDIRECT_DESC not accepted (0x%llx)", (unsigned long long)w->d.features);
+		return;
+	}
+	if (!(c = ctx_new(t, w, 1)))
+		return;
+	c->quiet = true;
+	/* VFD_SEND header | get_registry(2) | sync(3), indirect. */
+	put32(hdr, WL_CMD_VFD_SEND);
+	put32(hdr + 4, 0);
+	put32(hdr + 8, 1);
+	put32(hdr + 12, 0);
+	put32(req1, 1);
+	put32(req1 + 4, 12u << 16 | 1);
+	put32(req1 + 8, OBJ_REG);
+	put32(req2, 1);
+	put32(req2 + 4, 12u << 16 | 0);
+	put32(req2 + 8, OBJ_CB1);
+	ctx_obj(c, OBJ_REG, OBJ_REGISTRY);
+	ctx_obj(c, OBJ_CB1, OBJ_CALLBACK);
+	{
+		struct vq_buf v[4] = { { hdr, 16, false },
+				       { req1, 12, false },
+				       { req2, 12, false },
+				       { r2, 64, true } };
+
+		memset(r2, 0xee, sizeof(r2));
+		head = vq_add(w->out, v, 4, true, false);
+		if (head < 0 || vq_poll(w->out, &id, &len)) {
+			fail(t, "indirect VFD_SEND: %s", virtio_err);
+			return;
+		}
+		printf("WL indirect 3-part VFD_SEND -> %s (0x%x), used %u\n", resp_name(get32(r2)),
+		       get32(r2), len);
+		if ((int)id != head || get32(r2) != WL_RESP_OK) {
+			fail(t, "indirect VFD_SEND: used id %u (head %d), response 0x%x", id, head,
+			     get32(r2));
+			return;
+		}
+	}
+	if (ctx_wait(t, w, c, OBJ_CB1, "registry via split chains") ||
+	    ctx_ok(t, c, OBJ_CB1, "registry via split chains"))
+		return;
+	printf("WL %u globals through %u in buffers; %u small ones given back empty\n", c->nglobals,
+	       w->recvs, w->empties);
+	if (!c->comp_name || !c->shm_name) {
+		fail(t, "the globals lack wl_compositor or wl_shm");
+		return;
+	}
+	if (!w->empties) {
+		fail(t, "no 16-byte in buffer came back empty: were they used?");
+		return;
+	}
+	for (unsigned int i = 0; i < VQ_RING; i += 2) {
+		if (!mem_all(inbufs[i] + SMALL_IN, IN_BUF - SMALL_IN, 0xcc)) {
+			fail(t, "the device wrote past the 16-byte in buffer %u", i);
+			return;
+		}
+	}
+	/* VFD_NEW: command 8 + 56, response 4 + 60. */
+	mk_vfd_new(WL_CMD_VFD_NEW, 4, 0, 8192);
+	{
+		struct vq_buf v[4] = {
+			{ cmd, 8, false }, { cmd + 8, 56, false }, { r1, 4, true }, { r2, 60, true }
+		};
+		uint64_t pfn;
+
+		memset(r1, 0xee, sizeof(r1));
+		memset(r2, 0xee, sizeof(r2));
+		head = vq_add(w->out, v, 4, false, false);
+		if (head < 0 || vq_poll(w->out, &id, &len)) {
+			fail(t, "split VFD_NEW: %s", virtio_err);
+			return;
+		}
+		/* r2 holds response bytes 4.. : flags at 0, id at 4, pfn at 12, size at 20. */
+		pfn = get64(r2 + 12);
+		printf("WL split VFD_NEW -> type 0x%x id %u pfn 0x%llx size %u, used %u\n",
+		       get32(r1), get32(r2 + 4), (unsigned long long)pfn, get32(r2 + 20), len);
+		if (get32(r1) != WL_RESP_VFD_NEW || get32(r2 + 4) != 4 || get32(r2 + 20) != 8192 ||
+		    (pfn << 12) + 8192 > w->shm_len || len < 32) {
+			fail(t, "split VFD_NEW answered type 0x%x id %u size %u (used %u)",
+			     get32(r1), get32(r2 + 4), get32(r2 + 20), len);
+			return;
+		}
+		if (shm_pattern(t, w->shm + (uintptr_t)(pfn << 12), 8192, 44))
+			return;
+	}
+	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 4), WL_RESP_OK, "VFD_CLOSE 4") ||
+	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 1), WL_RESP_OK, "VFD_CLOSE ctx 1"))
+		return;
+	if (w->stray) {
+		fail(t, "%u unexpected in-queue messages", w->stray);
+		return;
+	}
+	pass(t);
+}
+
+#define EVIDX_CMDS 40
+#define EVIDX_REGS 60
+
+/*
+ * VIRTIO_RING_F_EVENT_IDX, which the device offers (and Linux's virtio core
+ * always accepts): the driver kicks only when avail_event says so, so the
+ * device must keep publishing it. Forty commands in a row, then sixty
+ * registries' globals (more than the posted in buffers: the driver's
+ * re-posts must reach the device).
+ */
+void test_wl_event_idx(const struct boot_params *bp)
+{
+	const char *t = "wl_event_idx";
+	struct wl *w = &wl0;
+	struct wlctx *c;
+	struct wbuf b;
+	uint64_t off;
+	unsigned int per;
+	const uint32_t sync_id = OBJ_CB1 + 1 + EVIDX_REGS;
+
+	(void)bp;
+	wl_want |= 1ULL << VIRTIO_RING_F_EVENT_IDX;
+	if (wl_open(t, w))
+		return;
+	if (!vdev_has(&w->d, VIRTIO_RING_F_EVENT_IDX)) {
+		fail(t, "EVENT_IDX not accepted (offered 0x%llx)",
+		     (unsigned long long)w->d.dev_features);
+		return;
+	}
+	for (unsigned int i = 0; i < EVIDX_CMDS / 2; i++) {
+		if (shm_new(t, w, 100 + i, 4096, &off) ||
+		    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 100 + i), WL_RESP_OK, "VFD_CLOSE"))
+			return;
+	}
+	printf("WL %u commands with EVENT_IDX; %u kicks, %u suppressed\n", EVIDX_CMDS,
+	       w->out->notifies, w->out->notifies_skipped);
+	if (!(c = ctx_new(t, w, 1)))
+		return;
+	c->quiet = true;
+	if (ctx_registry(t, w, c, OBJ_REG, OBJ_CB1))
+		return;
+	per = c->nglobals;
+	c->nglobals = 0;
+	send_begin(&b, c->vfd, NULL, 0);
+	for (uint32_t i = 0; i < EVIDX_REGS; i++) {
+		w_begin(&b, 1, 1); /* get_registry */
+		w_u32(&b, OBJ_CB1 + 1 + i);
+		w_end(&b);
+		ctx_obj(c, OBJ_CB1 + 1 + i, OBJ_REGISTRY);
+	}
+	req_sync(&b, c, sync_id);
+	if (wl_expect(t, w, b.len, WL_RESP_OK, "VFD_SEND 60 x get_registry + sync") ||
+	    ctx_wait(t, w, c, sync_id, "60 registries") || ctx_ok(t, c, sync_id, "60 registries"))
+		return;
+	printf("WL %u globals in %u VFD_RECVs\n", c->nglobals, w->recvs);
+	if (c->nglobals != EVIDX_REGS * per) {
+		fail(t, "%u globals for %u registries of %u", c->nglobals, EVIDX_REGS, per);
+		return;
+	}
+	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 1), WL_RESP_OK, "VFD_CLOSE ctx 1"))
 		return;
 	pass(t);
 }
