@@ -2467,12 +2467,12 @@ void test_wl_chains(const struct boot_params *bp)
 }
 
 #define EVIDX_CMDS 40
-#define EVIDX_REGS 60
+#define EVIDX_REGS 200
 
 /*
  * VIRTIO_RING_F_EVENT_IDX, which the device offers (and Linux's virtio core
  * always accepts): the driver kicks only when avail_event says so, so the
- * device must keep publishing it. Forty commands in a row, then sixty
+ * device must keep publishing it. Forty commands in a row, then two hundred
  * registries' globals (more than the posted in buffers: the driver's
  * re-posts must reach the device).
  */
@@ -2517,8 +2517,8 @@ void test_wl_event_idx(const struct boot_params *bp)
 		ctx_obj(c, OBJ_CB1 + 1 + i, OBJ_REGISTRY);
 	}
 	req_sync(&b, c, sync_id);
-	if (wl_expect(t, w, b.len, WL_RESP_OK, "VFD_SEND 60 x get_registry + sync") ||
-	    ctx_wait(t, w, c, sync_id, "60 registries") || ctx_ok(t, c, sync_id, "60 registries"))
+	if (wl_expect(t, w, b.len, WL_RESP_OK, "VFD_SEND 200 x get_registry + sync") ||
+	    ctx_wait(t, w, c, sync_id, "200 registries") || ctx_ok(t, c, sync_id, "200 registries"))
 		return;
 	printf("WL %u globals in %u VFD_RECVs\n", c->nglobals, w->recvs);
 	if (c->nglobals != EVIDX_REGS * per) {
