@@ -47,6 +47,8 @@
  *	its response split in two), 16-byte in buffers given back empty.
  *   wl_event_idx: with VIRTIO_RING_F_EVENT_IDX negotiated, 40 commands in a
  *	row and more globals than posted in buffers must all get through.
+ *   wl_msix: the same roundtrip driven by MSI-X interrupts (in queue 0x40,
+ *	out queue 0x42), the guest asleep in hlt meanwhile.
  *   wl_compositor_gone: a context does a roundtrip and prints "WL ready";
  *	the host then kills the compositor: the context must get VFD_HUP, a
  *	new VFD_NEW_CTX an error response, and memory VFDs must still work.
@@ -734,6 +736,12 @@ static int find_shm(const char *t, struct wl *w)
 #define SMALL_IN 16
 static bool wl_small_even;
 
+/* wl_msix: MSI-X entries 0 (in queue) and 1 (out queue) instead of polling only. */
+#define WL_VEC_IN 0x40
+#define WL_VEC_TIMER 0x41
+#define WL_VEC_OUT 0x42
+static bool wl_msix;
+
 /* The device features wl_open() asks for (wl_noshm and wl_legacy ask for fewer). */
 static uint64_t wl_want = 1ULL << VIRTIO_WL_F_TRANS_FLAGS | 1ULL << VIRTIO_WL_F_USE_SHMEM;
 
@@ -748,8 +756,10 @@ static int wl_open(const char *t, struct wl *w)
 		return -1;
 	}
 	if (vdev_probe(&w->d, bdf) || vdev_negotiate(&w->d, want, want) ||
-	    vdev_setup_vq(&w->d, 0, VIRTIO_MSI_NO_VECTOR) ||
-	    vdev_setup_vq(&w->d, 1, VIRTIO_MSI_NO_VECTOR) || vdev_driver_ok(&w->d)) {
+	    (wl_msix &&
+	     (vdev_msix_enable(&w->d, 0, WL_VEC_IN) || vdev_msix_enable(&w->d, 1, WL_VEC_OUT))) ||
+	    vdev_setup_vq(&w->d, 0, wl_msix ? 0 : VIRTIO_MSI_NO_VECTOR) ||
+	    vdev_setup_vq(&w->d, 1, wl_msix ? 1 : VIRTIO_MSI_NO_VECTOR) || vdev_driver_ok(&w->d)) {
 		fail(t, "%s", virtio_err);
 		return -1;
 	}
@@ -2525,6 +2535,135 @@ void test_wl_event_idx(const struct boot_params *bp)
 		fail(t, "%u globals for %u registries of %u", c->nglobals, EVIDX_REGS, per);
 		return;
 	}
+	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 1), WL_RESP_OK, "VFD_CLOSE ctx 1"))
+		return;
+	pass(t);
+}
+
+static volatile unsigned int irq_in, irq_out, irq_ticks;
+static volatile uint16_t *irq_in_used; /* the in queue's used->idx */
+static volatile uint16_t irq_in_seen;  /* its value at the last in-queue interrupt */
+
+static void wl_in_irq(struct irq_frame *f)
+{
+	(void)f;
+	if (irq_in_used)
+		irq_in_seen = *irq_in_used;
+	irq_in++;
+	lapic_write(LAPIC_EOI, 0);
+}
+
+static void wl_out_irq(struct irq_frame *f)
+{
+	(void)f;
+	irq_out++;
+	lapic_write(LAPIC_EOI, 0);
+}
+
+static void wl_timer_irq(struct irq_frame *f)
+{
+	(void)f;
+	irq_ticks++;
+	lapic_write(LAPIC_EOI, 0);
+}
+
+#define LAPIC_LVT_TIMER 0x320
+#define LAPIC_TIMER_INIT 0x380
+#define LAPIC_TIMER_DIV 0x3e0
+
+/* Sleeps in hlt until @count moves past @from or ~@max_ticks LAPIC timer ticks passed. */
+static void wait_irq(volatile unsigned int *count, unsigned int from, unsigned int max_ticks)
+{
+	unsigned int start = irq_ticks;
+
+	lapic_write(LAPIC_TIMER_DIV, 0x3);		      /* divide by 16 */
+	lapic_write(LAPIC_LVT_TIMER, 0x20000 | WL_VEC_TIMER); /* periodic */
+	lapic_write(LAPIC_TIMER_INIT, 200000);
+	while (*count == from && irq_ticks - start < max_ticks)
+		sti_hlt();
+	cli();
+	lapic_write(LAPIC_LVT_TIMER, 0x10000 | WL_VEC_TIMER); /* masked */
+	lapic_write(LAPIC_TIMER_INIT, 0);
+}
+
+/*
+ * Interrupts instead of polling: MSI-X vector 0x40 for the in queue, 0x42
+ * for the out queue. The guest sleeps in hlt until the in-queue interrupt
+ * says the compositor's answer is there (used->idx already moved when it
+ * comes); commands are answered with an out-queue interrupt.
+ */
+void test_wl_msix(const struct boot_params *bp)
+{
+	const char *t = "wl_msix";
+	struct wl *w = &wl0;
+	struct wlctx *c;
+	struct wbuf b;
+	unsigned int before, rounds = 0;
+
+	(void)bp;
+	idt_install(t);
+	idt_set_handler(WL_VEC_IN, wl_in_irq);
+	idt_set_handler(WL_VEC_OUT, wl_out_irq);
+	idt_set_handler(WL_VEC_TIMER, wl_timer_irq);
+	pic_init(0);
+	lapic_write(LAPIC_SVR, 0x1ff);
+	wl_msix = true;
+	if (wl_open(t, w))
+		return;
+	irq_in_used = (volatile uint16_t *)&w->in->used->idx;
+	sti();
+	delay_loops(2000);
+	cli();
+	printf("WL interrupts before any command: in %u out %u\n", irq_in, irq_out);
+	before = irq_out;
+	if (!(c = ctx_new(t, w, 1)))
+		return;
+	c->quiet = true;
+	wait_irq(&irq_out, before, 500);
+	if (irq_out == before) {
+		fail(t, "no out-queue MSI-X interrupt for VFD_NEW_CTX's response");
+		return;
+	}
+	send_begin(&b, c->vfd, NULL, 0);
+	w_begin(&b, 1, 1);
+	w_u32(&b, OBJ_REG);
+	w_end(&b);
+	ctx_obj(c, OBJ_REG, OBJ_REGISTRY);
+	req_sync(&b, c, OBJ_CB1);
+	w->hold = true; /* the in queue is read after its interrupt, not by wl_cmd() */
+	if (wl_expect(t, w, b.len, WL_RESP_OK, "VFD_SEND get_registry+sync"))
+		return;
+	while (!ctx_settled(c, OBJ_CB1) && rounds++ < 50) {
+		before = irq_in;
+		if (!vq_used_ready(w->in))
+			wait_irq(&irq_in, before, 500);
+		if (irq_in == before && !vq_used_ready(w->in))
+			break;
+		if (irq_in != before && !irq_in_seen) {
+			fail(t, "the in-queue interrupt came while its used->idx was still 0");
+			return;
+		}
+		in_pump(w);
+	}
+	/* Take what is still pending (the answer may have come while we were busy). */
+	sti();
+	delay_loops(2000);
+	cli();
+	printf("WL interrupts: in %u out %u, %u timer ticks, %u VFD_RECVs\n", irq_in, irq_out,
+	       irq_ticks, w->recvs);
+	if (ctx_ok(t, c, OBJ_CB1, "registry roundtrip by interrupts"))
+		return;
+	if (!irq_in) {
+		fail(t, "the compositor's answer came without an in-queue MSI-X interrupt");
+		return;
+	}
+	if (!irq_in_seen) {
+		fail(t, "the in-queue interrupt came while its used->idx was still 0");
+		return;
+	}
+	/* Two commands so far: more out-queue interrupts are spurious (noted, not failed). */
+	printf("WL out-queue interrupts %u for %u answers\n", irq_out, w->out->last_used);
+	w->hold = false;
 	if (wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, 1), WL_RESP_OK, "VFD_CLOSE ctx 1"))
 		return;
 	pass(t);

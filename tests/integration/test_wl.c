@@ -816,6 +816,15 @@ Test(wl, vfd_exhaustion)
 	runner_free(&r);
 }
 
+/* The roundtrip driven by MSI-X interrupts, the guest asleep in hlt. */
+Test(wl, msix_interrupts)
+{
+	struct runner_result r;
+
+	wl_guest_test("wl_msix", &r);
+	runner_free(&r);
+}
+
 /* Indirect and split chains; 16-byte in buffers given back empty. */
 Test(wl, chain_layouts)
 {
