@@ -1784,7 +1784,8 @@ static int send_raw(const char *t, struct wl *w, uint32_t id, const char *s, uin
  * write must not change it, nor end the VM); "PIPEDATA" and a HUP on the
  * first pipe; "GUESTPIPE" written into the second; a write into the
  * unsealed memfd, which the host checks; 28 VFDs in one VFD_SEND (a guest
- * buffer 27 times, then a guest-writes pipe), whose bytes the host checks;
+ * buffer 26 times, the host's sealed memfd passed back, a guest-writes
+ * pipe), whose bytes the host checks;
  * "BYE\n" on the connection, which the host answers by closing it (VFD_HUP).
  */
 void test_wl_host_fds(const struct boot_params *bp)
@@ -1884,8 +1885,9 @@ void test_wl_host_fds(const struct boot_params *bp)
 	    wl_expect(t, w, mk_vfd(WL_CMD_VFD_CLOSE, pw->id), WL_RESP_OK, "VFD_CLOSE write pipe"))
 		return;
 	/*
-	 * The most VFDs one VFD_SEND carries, 28: a guest buffer 27 times (the
-	 * host checks its bytes) and a guest-writes pipe (the host reads it).
+	 * The most VFDs one VFD_SEND carries, 28: a guest buffer 26 times (the
+	 * host checks its bytes), the host's sealed memfd back to it, and a
+	 * guest-writes pipe (the host reads it).
 	 */
 	{
 		uint32_t ids[WL_SEND_MAX];
@@ -1899,6 +1901,7 @@ void test_wl_host_fds(const struct boot_params *bp)
 		memcpy((void *)(w->shm + (uintptr_t)goff), "GUESTMEM", 8);
 		for (unsigned int i = 0; i < WL_SEND_MAX - 1; i++)
 			ids[i] = 60;
+		ids[WL_SEND_MAX - 2] = ro->id; /* the host's own sealed memfd, passed back */
 		ids[WL_SEND_MAX - 1] = 61;
 		send_begin(&b, c->vfd, ids, WL_SEND_MAX);
 		memcpy(cmd + b.len, "FDS28\n", 6);

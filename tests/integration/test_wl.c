@@ -482,8 +482,9 @@ Test(wl, compositor_writes_a_pipe)
  * i * 7 + 1), an unsealed one (4096 bytes: "CVMHOSTRW"), a pipe's read end
  * (it writes "PIPEDATA" into the other end and closes it) and another
  * pipe's write end (it reads what comes until EOF); then it reads the
- * connection until "BYE\n", looks at what the guest wrote at offset 100 of
- * the unsealed memfd, and closes the connection.
+ * connection until "BYE\n" (with the 28 descriptors of "FDS28\n"), looks
+ * at what the guest wrote at offset 100 of the unsealed memfd, and closes
+ * the connection.
  */
 struct fakesrv {
 	int lfd;
@@ -495,6 +496,7 @@ struct fakesrv {
 	char gmem_got[16];  /* the first 8 bytes of the first one */
 	long gmem_size;	    /* its size */
 	char gpipe_got[16]; /* what the last one (a pipe) carried */
+	char back_got[16];  /* the one before: our sealed memfd, passed back */
 	char err[160];
 };
 
@@ -577,6 +579,9 @@ static void fake_recv(struct fakesrv *f, int c)
 			snprintf(f->err, sizeof(f->err), "the guest's buffer: %s", strerror(errno));
 		else
 			f->gmem_size = (long)st.st_size;
+		if (pread(got[f->nfds - 2], f->back_got, 9, 0) != 9)
+			snprintf(f->err, sizeof(f->err), "the memfd passed back: %s",
+				 strerror(errno));
 		fake_read(got[f->nfds - 1], f->gpipe_got, sizeof(f->gpipe_got), NULL);
 	}
 	for (unsigned int i = 0; i < f->nfds && i < 64; i++)
@@ -684,6 +689,8 @@ Test(wl, descriptors_from_the_host)
 	cr_assert_run(&r, !memcmp(f.gmem_got, "GUESTMEM", 8) && f.gmem_size == 4096,
 		      "the guest's buffer holds \"%.8s\" and %ld bytes, want GUESTMEM and 4096",
 		      f.gmem_got, f.gmem_size);
+	cr_assert_run(&r, !memcmp(f.back_got, "CVMHOSTFD", 9),
+		      "the sealed memfd passed back holds \"%.9s\"", f.back_got);
 	cr_assert_run(&r, !strcmp(f.gpipe_got, "GPIPE2"),
 		      "the guest's pipe carried \"%s\", want GPIPE2", f.gpipe_got);
 	cr_assert_run(&r, !memcmp(f.mem_got, "GUESTWROTE", 10),
