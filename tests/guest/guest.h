@@ -184,6 +184,7 @@ void test_rng_absent(const struct boot_params *bp);
 void test_wl(const struct boot_params *bp);
 void test_wl_bad_pool(const struct boot_params *bp);
 void test_wl_garbage(const struct boot_params *bp);
+void test_wl_spurious(const struct boot_params *bp);
 void test_wl_msix(const struct boot_params *bp);
 void test_wl_event_idx(const struct boot_params *bp);
 void test_wl_chains(const struct boot_params *bp);

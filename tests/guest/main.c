@@ -61,6 +61,7 @@ static const struct guest_test tests[] = {
 	{ "wl", test_wl },
 	{ "wl_bad_pool", test_wl_bad_pool },
 	{ "wl_garbage", test_wl_garbage },
+	{ "wl_spurious", test_wl_spurious },
 	{ "wl_msix", test_wl_msix },
 	{ "wl_event_idx", test_wl_event_idx },
 	{ "wl_chains", test_wl_chains },
