@@ -259,7 +259,7 @@ int virtio_pci_broker_connect(struct virtio_pci *vp, uint32_t arg);
 
 /*
  * virtio_pci_shm_map() - map the first @size bytes of @fd (a memfd or
- * other regular file, at least that long) into the guest at offset @off of
+ * other regular file, that long once rounded up to pages) into the guest at offset @off of
  * the shared memory region, as mapping @idx (< VP_SHM_MAX_MAPS, unused):
  * @off and @size page-aligned, inside the region, overlapping no other
  * mapping. A descriptor that cannot be mapped writable (a write-sealed

@@ -146,7 +146,9 @@ static int vmm_map(struct virtio_pci *vp, unsigned int idx, uint64_t off, uint64
 		return -EINVAL;
 	if (fd < 0 || fstat(fd, &st))
 		return -EBADF;
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < size)
+	/* The file's last page may be partial (a keymap): what lies past its end reads as 0. */
+	if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    size > (((uint64_t)st.st_size + PAGE - 1) & ~(PAGE - 1)))
 		return -EINVAL;
 	pthread_mutex_lock(&vp->shm_lock);
 	m = &vp->shm_maps[idx];

@@ -13,6 +13,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,6 +291,34 @@ static uint32_t send_check(struct wl_dev *w, const struct wl_cmd *c, uint64_t da
 	return WL_RESP_INVALID_TYPE;
 }
 
+/*
+ * writev() to a pipe whose reader may be gone: EPIPE, never SIGPIPE. The
+ * device process ignores SIGPIPE; without the sandbox the device runs in a
+ * program that need not, so the signal is blocked around the write and the
+ * one it raised consumed (as serial.c does).
+ */
+static ssize_t pipe_writev(const struct wl_dev *w, int fd, const struct iovec *iov, int n)
+{
+	static const struct timespec no_wait;
+	sigset_t set, old;
+	ssize_t r;
+	int e;
+
+	if (w->vp.in_child)
+		return writev(fd, iov, n);
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	r = writev(fd, iov, n);
+	e = errno;
+	if (r < 0 && e == EPIPE && !sigismember(&old, SIGPIPE))
+		while (sigtimedwait(&set, NULL, &no_wait) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = e;
+	return r;
+}
+
 /* Send what is left of the held VFD_SEND: 0 when done (@code set), -EAGAIN when still held. */
 static int send_more(struct wl_dev *w, uint32_t *code)
 {
@@ -326,7 +356,7 @@ static int send_more(struct wl_dev *w, uint32_t *code)
 		if (t->kind == WL_CTX)
 			n = sendmsg(t->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
 		else
-			n = writev(t->fd, iov, (int)m.msg_iovlen);
+			n = pipe_writev(w, t->fd, iov, (int)m.msg_iovlen);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)

@@ -49,13 +49,15 @@ void wl_pend_drop(struct wl_dev *w, uint32_t id)
 
 		if (!e->len || e->owner != id)
 			continue;
+		e->len = 0; /* skipped when its turn comes */
 		if (get32(e->buf) == WL_CMD_VFD_NEW) {
-			struct wl_vfd *v = wl_vfd_find(w, get32(e->buf + 8));
+			uint32_t nid = get32(e->buf + 8);
+			struct wl_vfd *v = wl_vfd_find(w, nid);
 
 			if (v)
 				wl_vfd_close(w, (unsigned int)(v - w->vfds));
+			wl_pend_drop(w, nid); /* what it read: the guest never knew it */
 		}
-		e->len = 0; /* skipped when its turn comes */
 	}
 }
 
@@ -251,7 +253,9 @@ int wl_fd_ready(struct wl_dev *w, uint32_t tag, uint32_t events)
 			read_ctx(w, v);
 		else if (v->kind == WL_PIPE)
 			read_pipe(w, v);
-	} else if (events & (EPOLLHUP | EPOLLERR)) {
+	} else if ((events & (EPOLLHUP | EPOLLERR)) &&
+		   !(w->paused && (v->kind == WL_CTX || (v->flags & WL_VFD_READ)))) {
+		/* Paused, what the device reads waits: data may be in front of the hang-up. */
 		push_hup(w, v);
 	}
 	return 0;

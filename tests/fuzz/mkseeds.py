@@ -155,6 +155,116 @@ def vsock_seeds():
     put("vsock", "host_connect", ring(0, [0], [desc(FZ_DATA, 44)], resp) + rx + host)
 
 
+def wl_seeds():
+    # fuzz_wl: u8 features, out ring, in ring (at FZ_VQ2), then steps (u8 op mod 5).
+    NEW, CLOSE, SEND, NEW_CTX, NEW_PIPE, DMABUF, NAMED = 0x100, 0x101, 0x102, 0x104, 0x105, \
+        0x107, 0x10A
+    RUN_OUT, FILL_IN, PEER_SEND, PEER_ACT, EVENTS = 0, 1, 2, 3, 4
+
+    def vfd_new(t, vid, flags=0, size=0):
+        return struct.pack("<IIIIQI", t, 0, vid, flags, 0, size) + bytes(36)
+
+    def ctl(t, vid):
+        return struct.pack("<III", t, 0, vid)
+
+    def named(vid, name=b""):
+        return struct.pack("<IIIIQI", NAMED, 0, vid, 0, 0, 0) + name.ljust(32, b"\0")
+
+    def send(vid, ids=(), payload=b""):
+        return struct.pack("<IIII", SEND, 0, vid, len(ids)) + \
+            struct.pack("<%dI" % len(ids), *ids) + payload
+
+    def out_ring(cmds):
+        """Each command: a readable buffer and a 64-byte writable one, in one 64-entry ring."""
+        descs, data = [], b""
+        for c in cmds:
+            i = len(descs)
+            descs.append(desc(FZ_DATA + len(data), len(c), NEXT, i + 1))
+            data += c + bytes((-len(c)) % 64)
+            descs.append(desc(FZ_DATA + len(data), 64, WRITE))
+            data += bytes(64)
+        return ring(6, [2 * i for i in range(len(cmds))], descs, data)
+
+    rx = ring(4, list(range(16)), [desc(FZ_VQ2 + FZ_DATA + 0x1000 * i, 0x1000, WRITE)
+                                   for i in range(16)])
+    pipe_w, pipe_r = 1, 0  # NEW_PIPE flags: the guest writes / reads
+
+    def peer_send(peer, payload, kinds=()):
+        out = bytes([PEER_SEND, peer]) + struct.pack("<H", len(payload)) + payload
+        out += bytes([len(kinds)])
+        for k, sz in kinds:
+            out += bytes([k]) + (struct.pack("<H", sz) if k < 2 else b"")
+        return out
+
+    def ev(slot=0xFF, bits=0):
+        return bytes([EVENTS, slot, bits])
+
+    hello = b"\x01\x00\x00\x00\x0c\x00\x01\x00" + b"\x02\x00\x00\x00"
+    # One seed per command, each answered; then a whole session with the compositor.
+    put("wl", "vfd_new", bytes([3]) + out_ring([vfd_new(NEW, 1, 0, 5000),
+                                                 vfd_new(NEW, 2, 0, 4096), ctl(CLOSE, 1)]) +
+        rx + bytes([RUN_OUT, FILL_IN]))
+    put("wl", "vfd_new_legacy", bytes([0]) + out_ring([vfd_new(NEW, 1, 3, 8192),
+                                                        vfd_new(NEW, 2, 4, 4096)]) + rx)
+    put("wl", "new_pipe", bytes([1]) + out_ring([vfd_new(NEW_PIPE, 3, pipe_w),
+                                                  vfd_new(NEW_PIPE, 4, pipe_r),
+                                                  vfd_new(NEW_PIPE, 5, 3),
+                                                  send(3, (), b"to the pipe")]) + rx)
+    put("wl", "new_ctx_send", bytes([3]) + out_ring([ctl(NEW_CTX, 1), send(1, (), hello)]) +
+        rx + bytes([RUN_OUT, PEER_ACT, 0, 1]))
+    put("wl", "new_ctx_named", bytes([1]) + out_ring([named(1), named(2, b"wayland-1"),
+                                                       ctl(CLOSE, 1)]) + rx)
+    put("wl", "send_vfds", bytes([3]) + out_ring([
+        ctl(NEW_CTX, 1), vfd_new(NEW, 2, 0, 4096), vfd_new(NEW_PIPE, 3, pipe_r),
+        vfd_new(NEW_PIPE, 4, pipe_w), send(1, (2, 3, 4), b"fds"), send(1, (2, 99), b"x"),
+        send(1, (2,), b""), send(3, (), b"x")]) + rx +
+        bytes([RUN_OUT, PEER_ACT, 0, 1]) + ev() + bytes([FILL_IN]))
+    put("wl", "bad_commands", bytes([1]) + out_ring([
+        b"\x04\x01\x00", vfd_new(DMABUF, 1), struct.pack("<IIII", 0x109, 0, 1, 0),
+        struct.pack("<IIII", SEND, 0, 1, 29) + bytes(116), ctl(NEW_CTX, 0x40000000),
+        ctl(CLOSE, 77), vfd_new(NEW, 1, 0, 0), vfd_new(NEW, 1, 0, 0xFFFFFFFF),
+        struct.pack("<I", 0xFFFF) + bytes(60)]) + rx)
+    # The compositor: bytes, then a memfd, a sealed memfd, pipe ends, a socket, /dev/null.
+    fds = [(0, 128), (1, 64), (2, 0), (3, 0), (4, 0), (5, 0)]
+    put("wl", "compositor", bytes([3]) + out_ring([ctl(NEW_CTX, 1), ctl(NEW_CTX, 2)]) + rx +
+        bytes([RUN_OUT]) + peer_send(0, b"events", fds) + ev() + bytes([FILL_IN]) +
+        peer_send(1, b"more") + ev() + bytes([FILL_IN]) + bytes([PEER_ACT, 0, 0]) + ev() +
+        bytes([FILL_IN]) + ev(0, 0x0D) + bytes([FILL_IN]))
+    # Large sends the compositor does not read: held, then drained. Their bytes are guest
+    # memory the input does not spell out: a 448 KiB readable buffer over the (zeroed) data area.
+    descs = [desc(FZ_DATA, 12, NEXT, 1), desc(FZ_DATA + 0x100, 64, WRITE)]
+    data = ctl(NEW_CTX, 1) + bytes(0x100 - 12)
+    for i in range(2):
+        d = len(descs)
+        descs += [desc(FZ_DATA + len(data), 16, NEXT, d + 1),
+                  desc(FZ_DATA + 0x8000, 0x70000, NEXT, d + 2),
+                  desc(FZ_DATA + len(data) + 0x40, 64, WRITE)]
+        data += send(1) + bytes(0x80 - 16)
+    descs += [desc(FZ_DATA + len(data), 12, NEXT, len(descs) + 1),
+              desc(FZ_DATA + len(data) + 0x40, 64, WRITE)]
+    data += ctl(CLOSE, 1) + bytes(0x80 - 12)
+    drain = bytes([PEER_ACT, 0, 1]) + ev() + bytes([RUN_OUT])
+    put("wl", "held_send", bytes([3]) + ring(4, [0, 2, 5, 8], descs, data) + rx +
+        bytes([RUN_OUT, RUN_OUT]) + ev(0, 2) + drain * 24)
+    # The compositor drops the read end of a pipe the guest writes, while a held send keeps
+    # the guest's next write to it waiting: VFD_SEND to that pipe then fails with EPIPE.
+    descs, data, heads = [], b"", []
+    for c, big_len in [(ctl(NEW_CTX, 1), 0), (vfd_new(NEW_PIPE, 4, pipe_w), 0),
+                       (send(1, (4,), b"p"), 0), (send(1), 0x70000), (send(4, (), b"x"), 0)]:
+        heads.append(len(descs))
+        descs.append(desc(FZ_DATA + len(data), len(c), NEXT, len(descs) + 1))
+        if big_len:
+            descs.append(desc(FZ_DATA + 0x8000, big_len, NEXT, len(descs) + 1))
+        descs.append(desc(FZ_DATA + len(data) + 0x40, 64, WRITE))
+        data += c + bytes(0x80 - len(c))
+    put("wl", "pipe_reader_gone", bytes([1]) + ring(4, heads, descs, data) + rx +
+        bytes([RUN_OUT]) + drain * 8)
+    # The guest takes nothing for a while: the ring fills, the device pauses; then it takes.
+    many = b"".join(peer_send(0, b"e%02d" % i) + ev() for i in range(40))
+    put("wl", "paused", bytes([1]) + out_ring([ctl(NEW_CTX, 1)]) + rx + bytes([RUN_OUT]) +
+        many + bytes([FILL_IN]) + ev() + bytes([FILL_IN]))
+
+
 def virtio_pci_seeds():
     # fuzz_virtio_pci: guest RAM (a ring at FZ_DESC/FZ_AVAIL/FZ_USED), then accesses.
     d = [desc(FZ_DATA + 0x100, 16, NEXT, 1), desc(FZ_DATA + 0x200, 512, WRITE | NEXT, 2),
@@ -238,5 +348,6 @@ if __name__ == "__main__":
     blk_seeds()
     net_seeds()
     vsock_seeds()
+    wl_seeds()
     virtio_pci_seeds()
     loader_seeds()

@@ -176,3 +176,13 @@ Test(vp_shm, write_sealed_is_read_only)
 	cr_assert(vp.shm_maps[0].in_kvm, "KVM_MEM_READONLY slot");
 	close(fd);
 }
+
+Test(vp_shm, partial_last_page)
+{
+	int fd = memfd(5000);
+	uint64_t gpa;
+
+	cr_assert_eq(call_map(0, 0, 3 * PAGE, fd, &gpa), -EINVAL, "a whole page past the end");
+	cr_assert_eq(call_map(0, 0, 2 * PAGE, fd, &gpa), 0, "the partial last page");
+	close(fd);
+}
