@@ -1780,15 +1780,16 @@ static int send_raw(const char *t, struct wl *w, uint32_t id, const char *s, uin
 /*
  * Descriptors from the host side (tests/integration/test_wl.c's fake
  * compositor, not weston): on connect it sends "HOSTFDS\n" with a sealed
- * memfd, an unsealed memfd, a pipe's read end and another pipe's write end.
- * They must arrive as four VFD_NEW (host ids) before a VFD_RECV naming
- * them; the memfds mapped in the region (the sealed one read-only: a guest
- * write must not change it, nor end the VM); "PIPEDATA" and a HUP on the
- * first pipe; "GUESTPIPE" written into the second; a write into the
- * unsealed memfd, which the host checks; 28 VFDs in one VFD_SEND (a guest
- * buffer 26 times, the host's sealed memfd passed back, a guest-writes
- * pipe), whose bytes the host checks;
- * "BYE\n" on the connection, which the host answers by closing it (VFD_HUP).
+ * memfd of 5000 bytes (a keymap's partial last page), an unsealed memfd, a
+ * pipe's read end and another pipe's write end. They must arrive as four
+ * VFD_NEW (host ids) before a VFD_RECV naming them; the memfds mapped in
+ * the region (the sealed one read-only: a guest write must not change it,
+ * nor end the VM); "PIPEDATA" and a HUP on the first pipe; "GUESTPIPE"
+ * written into the second; a write into the unsealed memfd, which the host
+ * checks; 28 VFDs in one VFD_SEND (a guest buffer 26 times, the host's
+ * sealed memfd passed back, a guest-writes pipe), whose bytes the host
+ * checks; "BYE\n" on the connection, which the host answers by closing it
+ * (VFD_HUP).
  */
 void test_wl_host_fds(const struct boot_params *bp)
 {
@@ -1843,8 +1844,11 @@ void test_wl_host_fds(const struct boot_params *bp)
 	}
 	/* The memfds' bytes, through the region. */
 	p = (volatile uint8_t *)(w->shm + (uintptr_t)(ro->pfn << 12));
+	/* 5000 bytes, then zeros to the end of the last page. */
 	for (unsigned int i = 0; i < 8192; i++) {
-		uint8_t want = i < 9 ? (uint8_t) "CVMHOSTFD"[i] : (uint8_t)(i * 7 + 1);
+		uint8_t want = i < 9	? (uint8_t) "CVMHOSTFD"[i] :
+			       i < 5000 ? (uint8_t)(i * 7 + 1) :
+					  0;
 
 		if (p[i] != want) {
 			fail(t, "sealed memfd byte %u is 0x%02x, want 0x%02x", i, p[i], want);

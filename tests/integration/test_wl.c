@@ -478,7 +478,7 @@ Test(wl, compositor_writes_a_pipe)
 
 /*
  * The fake compositor of wl_host_fds: on the first connection it sends
- * "HOSTFDS\n" with a sealed memfd (8192 bytes: "CVMHOSTFD", then byte i =
+ * "HOSTFDS\n" with a sealed memfd (5000 bytes: "CVMHOSTFD", then byte i =
  * i * 7 + 1), an unsealed one (4096 bytes: "CVMHOSTRW"), a pipe's read end
  * (it writes "PIPEDATA" into the other end and closes it) and another
  * pipe's write end (it reads what comes until EOF); then it reads the
@@ -592,7 +592,7 @@ static void *fakesrv_main(void *arg)
 {
 	struct fakesrv *f = arg;
 	int c = -1, ro = -1, rw = -1, pa[2] = { -1, -1 }, pb[2] = { -1, -1 };
-	uint8_t content[8192];
+	uint8_t content[5000]; /* a last page only partly there, as in a keymap */
 	char cbuf[CMSG_SPACE(4 * sizeof(int))];
 	struct iovec io = { .iov_base = "HOSTFDS\n", .iov_len = 8 };
 	struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1 };
