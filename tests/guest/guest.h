@@ -180,6 +180,26 @@ void test_vsock_reset(const struct boot_params *bp);
 /* t_rng.c */
 void test_rng(const struct boot_params *bp);
 void test_rng_absent(const struct boot_params *bp);
+/* t_wl.c: virtio-wayland against the compositor of tests/integration/test_wl.c */
+void test_wl(const struct boot_params *bp);
+void test_wl_bad_pool(const struct boot_params *bp);
+void test_wl_garbage(const struct boot_params *bp);
+void test_wl_spurious(const struct boot_params *bp);
+void test_wl_msix(const struct boot_params *bp);
+void test_wl_event_idx(const struct boot_params *bp);
+void test_wl_chains(const struct boot_params *bp);
+void test_wl_many(const struct boot_params *bp);
+void test_wl_held(const struct boot_params *bp);
+void test_wl_bar_move(const struct boot_params *bp);
+void test_wl_noshm(const struct boot_params *bp);
+void test_wl_legacy(const struct boot_params *bp);
+void test_wl_reset(const struct boot_params *bp);
+void test_wl_host_fds(const struct boot_params *bp);
+void test_wl_pipe(const struct boot_params *bp);
+void test_wl_flood(const struct boot_params *bp);
+void test_wl_shot(const struct boot_params *bp);
+void test_wl_compositor_gone(const struct boot_params *bp);
+void test_wl_absent(const struct boot_params *bp);
 /* t_sandbox.c */
 void test_sandbox_trip(const struct boot_params *bp);
 /* t_custom.c: the devices of examples/custom_pio.c and examples/custom_virtio.c */
