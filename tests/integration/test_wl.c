@@ -833,14 +833,11 @@ Test(wl, msix_interrupts)
 }
 
 /*
- * Spurious MSI-X interrupts: lib/virtio/wl.c's run() calls
- * virtio_pci_queue_done(vp, WL_Q_OUT) after every wl_process_out(), answered
- * or not, so the out queue's vector fires at DRIVER_OK and for every fd
- * event (compositor bytes on the in queue). Disabled until run() signals
- * only when something was pushed (as wl_fill_in()'s count does for the in
- * queue); then remove ".disabled = true".
+ * No spurious MSI-X interrupts: the out queue's vector fires once per
+ * answer, not at DRIVER_OK nor for every fd event (run() used to signal
+ * after every wl_process_out(), answered or not).
  */
-Test(wl, no_spurious_interrupts, .disabled = true)
+Test(wl, no_spurious_interrupts)
 {
 	struct runner_result r;
 
@@ -860,12 +857,10 @@ Test(wl, chain_layouts)
 
 /*
  * With VIRTIO_RING_F_EVENT_IDX (offered, and always accepted by Linux's
- * virtio core) the out queue stalls after the first command: lib/virtio/wl.c
- * never calls vq_enable_notify(), so avail_event stays 0 and the driver
- * stops kicking. Disabled until the device publishes avail_event (as
- * blk_dev.c, net.c and vsock.c do); then remove ".disabled = true".
+ * virtio core) the out queue used to stall after the first command: the
+ * device never published avail_event, so the driver stopped kicking.
  */
-Test(wl, event_idx, .disabled = true)
+Test(wl, event_idx)
 {
 	struct runner_result r;
 
