@@ -158,6 +158,15 @@ uint16_t twl_post(struct twl_rig *r, const void *cmd, size_t len, uint32_t resp_
 	return twl_post_at(r, twl_out_gpa(k), len, resp_len);
 }
 
+uint16_t twl_post_big_send(struct twl_rig *r, uint32_t id, size_t len)
+{
+	uint8_t hdr[16];
+
+	twl_mk_send(hdr, id, NULL, 0, NULL, 0);
+	memcpy(gmem_ptr(&r->out.m, TWL_OUT_BIG, 16), hdr, 16);
+	return twl_post_at(r, TWL_OUT_BIG, 16 + len, 8);
+}
+
 void twl_run_out(struct twl_rig *r)
 {
 	cr_assert_eq(wl_process_out(r->w, &r->out.q), 0);
@@ -267,6 +276,15 @@ unsigned int twl_nr_vfds(struct twl_rig *r)
 	for (unsigned int i = 0; i < WL_MAX_VFDS; i++)
 		n += r->w->vfds[i].kind != WL_FREE;
 	return n;
+}
+
+void twl_shrink_sndbuf(struct twl_rig *r, uint32_t id)
+{
+	int sz = 4096;
+
+	cr_assert_eq(setsockopt(r->w->vfds[twl_slot_of(r, id)].fd, SOL_SOCKET, SO_SNDBUF, &sz,
+				sizeof(sz)),
+		     0);
 }
 
 /* The device reads VFD @id (epoll said it is readable). */

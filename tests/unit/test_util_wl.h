@@ -84,6 +84,8 @@ uint64_t twl_out_gpa(uint16_t k);
  */
 uint16_t twl_post_at(struct twl_rig *r, uint64_t cmd_gpa, size_t len, uint32_t resp_len);
 uint16_t twl_post(struct twl_rig *r, const void *cmd, size_t len, uint32_t resp_len);
+/* A VFD_SEND to @id of the @len bytes at TWL_OUT_BIG + 16, with an 8-byte response buffer. */
+uint16_t twl_post_big_send(struct twl_rig *r, uint32_t id, size_t len);
 /* wl_process_out() returns 0. */
 void twl_run_out(struct twl_rig *r);
 /* The next response, if the device gave one: its chain's slot number, length and bytes. */
@@ -103,6 +105,8 @@ int twl_new_ctx(struct twl_rig *r, uint32_t id);
 /* The slot of VFD @id (which must exist); how many slots are in use. */
 unsigned int twl_slot_of(struct twl_rig *r, uint32_t id);
 unsigned int twl_nr_vfds(struct twl_rig *r);
+/* A 4 KiB send buffer on the device's end of context @id, so that a large VFD_SEND is held. */
+void twl_shrink_sndbuf(struct twl_rig *r, uint32_t id);
 
 /* The device reads VFD @id (epoll said it is readable). */
 void twl_ready(struct twl_rig *r, uint32_t id);

@@ -49,7 +49,7 @@ Test(wl, send_flow_control)
 {
 	const size_t big = 3 * GMEM_MIB;
 	struct twl_rig r;
-	uint8_t hdr[16], b[WL_NEW_LEN], *got;
+	uint8_t b[WL_NEW_LEN], *got;
 	size_t total = big + 4, have = 0;
 	unsigned int s, rounds = 0, resps = 0;
 	uint16_t k, first;
@@ -59,16 +59,14 @@ Test(wl, send_flow_control)
 	twl_rig_up(&r);
 	c = twl_new_ctx(&r, 1);
 	s = twl_slot_of(&r, 1);
-	cr_assert_eq(setsockopt(r.w->vfds[s].fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)), 0);
+	twl_shrink_sndbuf(&r, 1);
 	cr_assert_eq(setsockopt(c, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz)), 0);
 	got = malloc(total);
 	cr_assert_not_null(got);
 
 	/* 3 MiB, then 4 bytes, then a NEW_PIPE: nothing is answered yet. */
-	twl_mk_send(hdr, 1, NULL, 0, NULL, 0);
-	memcpy(gmem_ptr(&r.out.m, TWL_OUT_BIG, 16), hdr, 16);
 	tvq_fill(&r.out, TWL_OUT_BIG + 16, big, 3);
-	first = twl_post_at(&r, TWL_OUT_BIG, 16 + big, 8);
+	first = twl_post_big_send(&r, 1, big);
 	twl_post(&r, b, twl_mk_send(b, 1, NULL, 0, "tail", 4), 8);
 	twl_post(&r, b, twl_mk_new(b, WL_CMD_VFD_NEW_PIPE, 2, WL_VFD_READ, 0), WL_NEW_LEN);
 	twl_run_out(&r);
@@ -117,18 +115,16 @@ Test(wl, held_send_peer_gone)
 {
 	const size_t big = 2 * GMEM_MIB;
 	struct twl_rig r;
-	uint8_t hdr[16], b[WL_NEW_LEN];
+	uint8_t b[WL_NEW_LEN];
 	unsigned int s;
 	uint32_t n;
-	int c, sz = 4096;
+	int c;
 
 	twl_rig_up(&r);
 	c = twl_new_ctx(&r, 1);
 	s = twl_slot_of(&r, 1);
-	cr_assert_eq(setsockopt(r.w->vfds[s].fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)), 0);
-	twl_mk_send(hdr, 1, NULL, 0, NULL, 0);
-	memcpy(gmem_ptr(&r.out.m, TWL_OUT_BIG, 16), hdr, 16);
-	twl_post_at(&r, TWL_OUT_BIG, 16 + big, 8);
+	twl_shrink_sndbuf(&r, 1);
+	twl_post_big_send(&r, 1, big);
 	twl_post(&r, b, twl_mk_new(b, WL_CMD_VFD_NEW_PIPE, 2, WL_VFD_READ, 0), WL_NEW_LEN);
 	twl_run_out(&r);
 	cr_assert_eq(tvq_used_idx(&r.out), r.out_seen);
@@ -327,8 +323,8 @@ Test(wl, close_drops_pending)
 Test(wl, destroy_busy)
 {
 	struct twl_rig r;
-	uint8_t hdr[16], b[WL_NEW_LEN];
-	int c, fd, sz = 4096;
+	uint8_t b[WL_NEW_LEN];
+	int c, fd;
 
 	twl_rig_up(&r);
 	c = twl_new_ctx(&r, 1);
@@ -339,12 +335,8 @@ Test(wl, destroy_busy)
 	twl_comp_send(c, "m", 1, &fd, 1);
 	close(fd);
 	twl_ready(&r, 1);
-	cr_assert_eq(setsockopt(r.w->vfds[twl_slot_of(&r, 1)].fd, SOL_SOCKET, SO_SNDBUF, &sz,
-				sizeof(sz)),
-		     0);
-	twl_mk_send(hdr, 1, NULL, 0, NULL, 0);
-	memcpy(gmem_ptr(&r.out.m, TWL_OUT_BIG, 16), hdr, 16);
-	twl_post_at(&r, TWL_OUT_BIG, 16 + GMEM_MIB, 8);
+	twl_shrink_sndbuf(&r, 1);
+	twl_post_big_send(&r, 1, GMEM_MIB);
 	twl_post(&r, b, twl_mk_new(b, WL_CMD_VFD_NEW_PIPE, 4, WL_VFD_READ, 0), WL_NEW_LEN);
 	twl_run_out(&r);
 	cr_assert(r.w->held);
@@ -379,20 +371,16 @@ Test(wl, hangup_while_paused_keeps_data)
 {
 	const size_t big = 2 * GMEM_MIB;
 	struct twl_rig r;
-	uint8_t hdr[16], msg[TWL_IN_BUF];
-	unsigned int s;
+	uint8_t msg[TWL_IN_BUF];
 	uint32_t len;
-	int c1, c2, sz = 4096;
+	int c1, c2;
 	bool got_data = false, got_hup = false;
 
 	twl_rig_up(&r);
 	c1 = twl_new_ctx(&r, 1);
 	c2 = twl_new_ctx(&r, 2);
-	s = twl_slot_of(&r, 1);
-	cr_assert_eq(setsockopt(r.w->vfds[s].fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)), 0);
-	twl_mk_send(hdr, 1, NULL, 0, NULL, 0);
-	memcpy(gmem_ptr(&r.out.m, TWL_OUT_BIG, 16), hdr, 16);
-	twl_post_at(&r, TWL_OUT_BIG, 16 + big, 8);
+	twl_shrink_sndbuf(&r, 1);
+	twl_post_big_send(&r, 1, big);
 	twl_run_out(&r);
 	cr_assert(r.w->held);
 	/* Context 2 fills the ring: paused. */
