@@ -5,7 +5,7 @@
  * otherwise, VIRTIO_RING_F_EVENT_IDX.
  *
  *   wl_host_fds: descriptors from the host side (a fake compositor of
- *	test_wl.c): two memfds (one sealed: read-only), two pipe ends.
+ *	test_wl_hostfds.c): two memfds (one sealed: read-only), two pipe ends.
  *   wl_noshm, wl_legacy: the pool test without USE_SHMEM (guest-physical
  *	pfns), and also without TRANS_FLAGS (the old VFD flags).
  *   wl_chains: indirect and split chains (a 3-part VFD_SEND, a VFD_NEW and
@@ -16,7 +16,7 @@
 #include "wl.h"
 
 /*
- * Descriptors from the host side (tests/integration/test_wl.c's fake
+ * Descriptors from the host side (tests/integration/test_wl_hostfds.c's fake
  * compositor, not weston): on connect it sends "HOSTFDS\n" with a sealed
  * memfd of 5000 bytes (a keymap's partial last page), an unsealed memfd, a
  * pipe's read end and another pipe's write end. They must arrive as four

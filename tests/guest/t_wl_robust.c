@@ -239,7 +239,7 @@ static int fill_until_held(const char *t, struct wl *w, uint32_t ctx, uint32_t *
 }
 
 /*
- * A peer that never reads (test_wl.c's fake compositor in hold mode): the
+ * A peer that never reads (test_wl_robust.c's fake compositor in hold mode): the
  * device holds a VFD_SEND it cannot finish. A device reset frees it; on a
  * second connection, the host closing it finishes the held send with an
  * error, then VFD_HUP. The device works on after both.
