@@ -180,7 +180,7 @@ void test_vsock_reset(const struct boot_params *bp);
 /* t_rng.c */
 void test_rng(const struct boot_params *bp);
 void test_rng_absent(const struct boot_params *bp);
-/* t_wl.c: virtio-wayland against the compositor of tests/integration/test_wl.c */
+/* t_wl*.c (wl.h): virtio-wayland against the compositor of tests/integration/test_wl*.c */
 void test_wl(const struct boot_params *bp);
 void test_wl_bad_pool(const struct boot_params *bp);
 void test_wl_garbage(const struct boot_params *bp);
