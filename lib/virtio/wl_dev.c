@@ -266,8 +266,10 @@ void wl_dev_destroy(struct wl_dev *w)
 {
 	if (!w)
 		return;
-	virtio_pci_stop(&w->vp);
-	close_all(w);
+	if (w->vp.inited) {
+		virtio_pci_stop(&w->vp); /* the worker is done with the VFDs */
+		close_all(w);
+	}
 	virtio_pci_destroy(&w->vp);
 	mm_free(w->pend, WL_PENDING * sizeof(*w->pend));
 	free(w->sock_path);
