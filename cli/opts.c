@@ -156,8 +156,7 @@ const char *opts_log_level_name(enum cvm_log_level level)
 	return "unknown";
 }
 
-static int __attribute__((format(printf, 3, 4)))
-usage_err(char *err, size_t errlen, const char *fmt, ...)
+int opts_usage_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -225,11 +224,11 @@ static int add_disk(struct cvm_opts *o, int c, const char *arg, char *err, size_
 	struct opts_disk d = { .read_only = c == 'd', .root = c == 'r' };
 
 	if (o->ndisks == OPTS_MAX_DISKS)
-		return usage_err(err, errlen, "%s: at most %u disks", name, OPTS_MAX_DISKS);
+		return opts_usage_err(err, errlen, "%s: at most %u disks", name, OPTS_MAX_DISKS);
 	if (c == 'r') {
 		for (unsigned int i = 0; i < o->ndisks; i++) {
 			if (o->disks[i].root)
-				return usage_err(err, errlen, "-r/--root: given twice");
+				return opts_usage_err(err, errlen, "-r/--root: given twice");
 		}
 	}
 	if (opts_parse_disk(&d, name, arg, err, errlen))
@@ -239,11 +238,11 @@ static int add_disk(struct cvm_opts *o, int c, const char *arg, char *err, size_
 }
 
 /*
- * parse_u32() - a decimal number with nothing around it.
+ * opts_parse_u32() - a decimal number with nothing around it.
  * Returns: 0, -EINVAL when @s is not a number, -ERANGE when it is one but
  * does not fit in 32 bits.
  */
-static int parse_u32(const char *s, uint32_t *out)
+int opts_parse_u32(const char *s, uint32_t *out)
 {
 	unsigned long long v;
 	char *end;
@@ -263,19 +262,21 @@ static int parse_u32(const char *s, uint32_t *out)
 static int parse_mem(const char *arg, uint32_t *out, char *err, size_t errlen)
 {
 	uint32_t v = 0;
-	int rc = parse_u32(arg, &v);
+	int rc = opts_parse_u32(arg, &v);
 
 	if (rc == -EINVAL)
-		return usage_err(err, errlen, "-m/--mem: '%s' is not a number of MiB", arg);
+		return opts_usage_err(err, errlen, "-m/--mem: '%s' is not a number of MiB", arg);
 	if (rc == -ERANGE || v > OPTS_MEM_MAX_MIB)
-		return usage_err(err, errlen, "-m/--mem: %s MiB is above the maximum of %u MiB",
-				 arg, OPTS_MEM_MAX_MIB);
+		return opts_usage_err(err, errlen,
+				      "-m/--mem: %s MiB is above the maximum of %u MiB", arg,
+				      OPTS_MEM_MAX_MIB);
 	if (v == 0)
-		return usage_err(err, errlen,
-				 "-m/--mem: the guest needs some memory (0 MiB given)");
+		return opts_usage_err(err, errlen,
+				      "-m/--mem: the guest needs some memory (0 MiB given)");
 	if (v < OPTS_MEM_MIN_MIB)
-		return usage_err(err, errlen, "-m/--mem: %u MiB is below the minimum of %u MiB", v,
-				 OPTS_MEM_MIN_MIB);
+		return opts_usage_err(err, errlen,
+				      "-m/--mem: %u MiB is below the minimum of %u MiB", v,
+				      OPTS_MEM_MIN_MIB);
 	*out = v;
 	return 0;
 }
@@ -283,15 +284,15 @@ static int parse_mem(const char *arg, uint32_t *out, char *err, size_t errlen)
 static int parse_cpus(const char *arg, uint32_t *out, char *err, size_t errlen)
 {
 	uint32_t v = 0;
-	int rc = parse_u32(arg, &v);
+	int rc = opts_parse_u32(arg, &v);
 
 	if (rc == -EINVAL)
-		return usage_err(err, errlen, "-c/--cpus: '%s' is not a number", arg);
+		return opts_usage_err(err, errlen, "-c/--cpus: '%s' is not a number", arg);
 	if (rc == -ERANGE || v > OPTS_VCPUS_MAX)
-		return usage_err(err, errlen, "-c/--cpus: %s is above the maximum of %u vCPUs", arg,
-				 OPTS_VCPUS_MAX);
+		return opts_usage_err(err, errlen, "-c/--cpus: %s is above the maximum of %u vCPUs",
+				      arg, OPTS_VCPUS_MAX);
 	if (v == 0)
-		return usage_err(err, errlen, "-c/--cpus: the guest needs at least 1 vCPU");
+		return opts_usage_err(err, errlen, "-c/--cpus: the guest needs at least 1 vCPU");
 	*out = v;
 	return 0;
 }
@@ -304,9 +305,9 @@ static int parse_log_level(const char *arg, enum cvm_log_level *out, char *err, 
 			return 0;
 		}
 	}
-	return usage_err(err, errlen,
-			 "--log-level: unknown level '%s' (expected error, warn, info or debug)",
-			 arg);
+	return opts_usage_err(
+		err, errlen,
+		"--log-level: unknown level '%s' (expected error, warn, info or debug)", arg);
 }
 
 /* Append @part to the space-separated string *@params. */
@@ -320,164 +321,11 @@ static int append_params(char **params, const char *part, char *err, size_t errl
 		return 0;
 	p = realloc(*params, old + (old ? 1 : 0) + add + 1);
 	if (!p)
-		return usage_err(err, errlen, "out of memory");
+		return opts_usage_err(err, errlen, "out of memory");
 	if (old)
 		p[old++] = ' ';
 	memcpy(p + old, part, add + 1);
 	*params = p;
-	return 0;
-}
-
-/*
- * parse_serial() - one --serial SPEC: num=N,type=T,path=FILE,input=stdin|FILE
- * in any order, each key at most once.
- */
-static int parse_serial(struct opts_serial *s, const char *spec, char *err, size_t errlen)
-{
-	bool seen_num = false, seen_type = false, seen_path = false, seen_input = false;
-	char *copy, *rest, *item;
-	int rc = -1;
-
-	*s = (struct opts_serial){ .num = 1, .type = OPTS_SERIAL_STDOUT, .input = OPTS_INPUT_NONE };
-	if (*spec == '\0')
-		return usage_err(err, errlen, "--serial: empty specification");
-	copy = strdup(spec);
-	if (!copy)
-		return usage_err(err, errlen, "out of memory");
-	rest = copy;
-	while ((item = strsep(&rest, ",")) != NULL) {
-		char *val = strchr(item, '=');
-		const char *key = item;
-		bool *seen;
-
-		if (*item == '\0') {
-			usage_err(err, errlen, "--serial '%s': empty item", spec);
-			goto out;
-		}
-		if (!val) {
-			usage_err(err, errlen, "--serial '%s': '%s' is not key=value", spec, item);
-			goto out;
-		}
-		*val++ = '\0';
-		if (strcmp(key, "num") == 0) {
-			seen = &seen_num;
-		} else if (strcmp(key, "type") == 0) {
-			seen = &seen_type;
-		} else if (strcmp(key, "path") == 0) {
-			seen = &seen_path;
-		} else if (strcmp(key, "input") == 0) {
-			seen = &seen_input;
-		} else {
-			usage_err(err, errlen,
-				  "--serial '%s': unknown key '%s' (expected num, type, path or "
-				  "input)",
-				  spec, key);
-			goto out;
-		}
-		if (*seen) {
-			usage_err(err, errlen, "--serial '%s': %s given twice", spec, key);
-			goto out;
-		}
-		*seen = true;
-		if (*val == '\0') {
-			usage_err(err, errlen, "--serial '%s': %s= needs a value", spec, key);
-			goto out;
-		}
-
-		if (seen == &seen_num) {
-			uint32_t n = 0;
-
-			if (parse_u32(val, &n) == -EINVAL) {
-				usage_err(err, errlen, "--serial '%s': num=%s is not a number",
-					  spec, val);
-				goto out;
-			}
-			if (n < 1 || n > OPTS_SERIAL_PORTS) {
-				usage_err(err, errlen,
-					  "--serial '%s': num=%s is out of range (COM1 to COM%u)",
-					  spec, val, OPTS_SERIAL_PORTS);
-				goto out;
-			}
-			s->num = n;
-		} else if (seen == &seen_type) {
-			if (strcmp(val, "stdout") == 0) {
-				s->type = OPTS_SERIAL_STDOUT;
-			} else if (strcmp(val, "file") == 0) {
-				s->type = OPTS_SERIAL_FILE;
-			} else if (strcmp(val, "sink") == 0) {
-				s->type = OPTS_SERIAL_SINK;
-			} else {
-				usage_err(err, errlen,
-					  "--serial '%s': unknown type '%s' (expected stdout, file "
-					  "or sink)",
-					  spec, val);
-				goto out;
-			}
-		} else if (seen == &seen_path) {
-			s->path = strdup(val);
-			if (!s->path) {
-				usage_err(err, errlen, "out of memory");
-				goto out;
-			}
-		} else {
-			if (strcmp(val, "stdin") == 0) {
-				s->input = OPTS_INPUT_STDIN;
-			} else {
-				s->input = OPTS_INPUT_FILE;
-				s->input_path = strdup(val);
-				if (!s->input_path) {
-					usage_err(err, errlen, "out of memory");
-					goto out;
-				}
-			}
-		}
-	}
-	if (s->type == OPTS_SERIAL_FILE && !s->path) {
-		usage_err(err, errlen, "--serial '%s': type=file needs path=FILE", spec);
-		goto out;
-	}
-	if (s->type != OPTS_SERIAL_FILE && s->path) {
-		usage_err(err, errlen, "--serial '%s': path= is only valid with type=file", spec);
-		goto out;
-	}
-	rc = 0;
-out:
-	free(copy);
-	if (rc) {
-		free(s->path);
-		free(s->input_path);
-		s->path = NULL;
-		s->input_path = NULL;
-	}
-	return rc;
-}
-
-/* Cross-port checks, then the default COM1. */
-static int finish_serial(struct cvm_opts *o, char *err, size_t errlen)
-{
-	bool have_com1 = false;
-	unsigned int readers = 0;
-
-	for (unsigned int i = 0; i < o->nserial; i++) {
-		for (unsigned int j = 0; j < i; j++) {
-			if (o->serial[i].num == o->serial[j].num)
-				return usage_err(err, errlen, "--serial: COM%u is given twice",
-						 o->serial[i].num);
-		}
-		if (o->serial[i].num == 1)
-			have_com1 = true;
-		if (o->serial[i].input == OPTS_INPUT_STDIN)
-			readers++;
-	}
-	if (readers > 1)
-		return usage_err(err, errlen, "--serial: only one port can have input=stdin");
-	if (!have_com1) {
-		o->serial[o->nserial++] = (struct opts_serial){
-			.num = 1,
-			.type = OPTS_SERIAL_STDOUT,
-			.input = readers ? OPTS_INPUT_NONE : OPTS_INPUT_STDIN,
-		};
-	}
 	return 0;
 }
 
@@ -497,7 +345,7 @@ static int parse_run(struct cvm_opts *o, int argc, char **argv, char *err, size_
 		switch (c) {
 		case 1: /* a non-option argument */
 			if (kernel_seen)
-				return usage_err(err, errlen, "unexpected argument '%s'", arg);
+				return opts_usage_err(err, errlen, "unexpected argument '%s'", arg);
 			o->kernel = arg;
 			kernel_seen = true;
 			break;
@@ -515,7 +363,7 @@ static int parse_run(struct cvm_opts *o, int argc, char **argv, char *err, size_
 			break;
 		case 'i':
 			if (*arg == '\0')
-				return usage_err(err, errlen, "-i/--initrd: empty path");
+				return opts_usage_err(err, errlen, "-i/--initrd: empty path");
 			o->initrd = arg;
 			break;
 		case 'r':
@@ -526,7 +374,7 @@ static int parse_run(struct cvm_opts *o, int argc, char **argv, char *err, size_
 			break;
 		case 's':
 			if (*arg == '\0')
-				return usage_err(err, errlen, "-s/--socket: empty path");
+				return opts_usage_err(err, errlen, "-s/--socket: empty path");
 			o->socket = arg;
 			break;
 		case OPT_RNG:
@@ -541,7 +389,8 @@ static int parse_run(struct cvm_opts *o, int argc, char **argv, char *err, size_
 			break;
 		case OPT_POLICY_DIR:
 			if (*arg == '\0')
-				return usage_err(err, errlen, "--seccomp-policy-dir: empty path");
+				return opts_usage_err(err, errlen,
+						      "--seccomp-policy-dir: empty path");
 			o->policy_dir = arg;
 			break;
 		case OPT_HOST_IP:
@@ -558,7 +407,8 @@ static int parse_run(struct cvm_opts *o, int argc, char **argv, char *err, size_
 								    &o->vsock_uds;
 
 			if (*arg == '\0')
-				return usage_err(err, errlen, "%s: empty value", option_name(c));
+				return opts_usage_err(err, errlen, "%s: empty value",
+						      option_name(c));
 			*slot = arg;
 			break;
 		}
@@ -571,8 +421,8 @@ static int parse_run(struct cvm_opts *o, int argc, char **argv, char *err, size_
 			v = strtoull(arg, &end, 10);
 			if (errno || end == arg || *end || arg[0] == '-' ||
 			    (c == OPT_TAP_FD && v > 65535) || (c == OPT_CID && v > 0xffffffffULL))
-				return usage_err(err, errlen, "%s: '%s' is not a valid number",
-						 option_name(c), arg);
+				return opts_usage_err(err, errlen, "%s: '%s' is not a valid number",
+						      option_name(c), arg);
 			if (c == OPT_TAP_FD) {
 				o->tap_fd = (int)v;
 			} else {
@@ -582,18 +432,18 @@ static int parse_run(struct cvm_opts *o, int argc, char **argv, char *err, size_
 			break;
 		}
 		case OPT_SERIAL:
-			/* More than 4 means a duplicate: finish_serial() would say so. */
+			/* More than 4 means a duplicate: opts_finish_serial() would say so. */
 			if (o->nserial == OPTS_SERIAL_PORTS)
-				return usage_err(err, errlen,
-						 "--serial: at most %u ports (COM1 to COM%u)",
-						 OPTS_SERIAL_PORTS, OPTS_SERIAL_PORTS);
-			if (parse_serial(&o->serial[o->nserial], arg, err, errlen))
+				return opts_usage_err(err, errlen,
+						      "--serial: at most %u ports (COM1 to COM%u)",
+						      OPTS_SERIAL_PORTS, OPTS_SERIAL_PORTS);
+			if (opts_parse_serial(&o->serial[o->nserial], arg, err, errlen))
 				return -1;
 			o->nserial++;
 			break;
 		case OPT_CPUID_DISABLE:
 			if (*arg == '\0')
-				return usage_err(err, errlen, "--cpuid-disable: empty list");
+				return opts_usage_err(err, errlen, "--cpuid-disable: empty list");
 			o->cpuid_disable = arg;
 			break;
 		case OPT_LOG_LEVEL:
@@ -607,34 +457,37 @@ static int parse_run(struct cvm_opts *o, int argc, char **argv, char *err, size_
 			o->cmd = OPTS_CMD_RUN_HELP;
 			return 0;
 		case ':':
-			return usage_err(err, errlen, "option %s needs an argument",
-					 option_name(optopt) ? option_name(optopt) : "?");
+			return opts_usage_err(err, errlen, "option %s needs an argument",
+					      option_name(optopt) ? option_name(optopt) : "?");
 		case '?':
 		default: {
 			const char *bad = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
 
 			if (optopt && strncmp(bad, "--", 2) == 0)
-				return usage_err(err, errlen, "option '%s' takes no argument", bad);
+				return opts_usage_err(err, errlen, "option '%s' takes no argument",
+						      bad);
 			if (optopt)
-				return usage_err(err, errlen, "unknown option '-%c'", optopt);
-			return usage_err(err, errlen, "unknown or ambiguous option '%s'", bad);
+				return opts_usage_err(err, errlen, "unknown option '-%c'", optopt);
+			return opts_usage_err(err, errlen, "unknown or ambiguous option '%s'", bad);
 		}
 		}
 	}
 	/* Whatever follows "--" is not an option. */
 	for (; optind < argc; optind++) {
 		if (kernel_seen)
-			return usage_err(err, errlen, "unexpected argument '%s'", argv[optind]);
+			return opts_usage_err(err, errlen, "unexpected argument '%s'",
+					      argv[optind]);
 		o->kernel = argv[optind];
 		kernel_seen = true;
 	}
 	if (!kernel_seen)
-		return usage_err(err, errlen, "missing KERNEL (the kernel image to boot)");
+		return opts_usage_err(err, errlen, "missing KERNEL (the kernel image to boot)");
 	if (*o->kernel == '\0')
-		return usage_err(err, errlen, "KERNEL is an empty path");
+		return opts_usage_err(err, errlen, "KERNEL is an empty path");
 	if (o->no_wl && o->wayland_sock)
-		return usage_err(err, errlen, "--no-wl and --wayland-sock contradict each other");
-	return finish_serial(o, err, errlen);
+		return opts_usage_err(err, errlen,
+				      "--no-wl and --wayland-sock contradict each other");
+	return opts_finish_serial(o, err, errlen);
 }
 
 int cvm_opts_parse(struct cvm_opts *out, int argc, char **argv, char *err, size_t errlen)
@@ -645,7 +498,7 @@ int cvm_opts_parse(struct cvm_opts *out, int argc, char **argv, char *err, size_
 	if (err && errlen)
 		err[0] = '\0';
 	if (argc < 2 || !argv[1])
-		return usage_err(err, errlen, "missing command (try 'cvm --help')");
+		return opts_usage_err(err, errlen, "missing command (try 'cvm --help')");
 	cmd = argv[1];
 
 	if (strcmp(cmd, "run") == 0)
@@ -669,16 +522,16 @@ int cvm_opts_parse(struct cvm_opts *out, int argc, char **argv, char *err, size_
 			if (out->cmd == OPTS_CMD_STATUS && !strcmp(argv[a], "--json"))
 				out->json = true;
 			else if (argv[a][0] == '-' && argv[a][1])
-				return usage_err(err, errlen, "%s: unknown option '%s'", cmd,
-						 argv[a]);
+				return opts_usage_err(err, errlen, "%s: unknown option '%s'", cmd,
+						      argv[a]);
 			else if (out->socket)
-				return usage_err(err, errlen, "%s: unexpected argument '%s'", cmd,
-						 argv[a]);
+				return opts_usage_err(err, errlen, "%s: unexpected argument '%s'",
+						      cmd, argv[a]);
 			else
 				out->socket = argv[a];
 		}
 		if (!out->socket || !*out->socket)
-			return usage_err(err, errlen, "%s: missing SOCKET", cmd);
+			return opts_usage_err(err, errlen, "%s: missing SOCKET", cmd);
 		return 0;
 	}
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
@@ -687,12 +540,13 @@ int cvm_opts_parse(struct cvm_opts *out, int argc, char **argv, char *err, size_
 		   strcmp(cmd, "help") == 0) {
 		out->cmd = OPTS_CMD_HELP;
 	} else if (cmd[0] == '-') {
-		return usage_err(err, errlen, "unknown option '%s' (try 'cvm --help')", cmd);
+		return opts_usage_err(err, errlen, "unknown option '%s' (try 'cvm --help')", cmd);
 	} else {
-		return usage_err(err, errlen, "unknown command '%s' (try 'cvm --help')", cmd);
+		return opts_usage_err(err, errlen, "unknown command '%s' (try 'cvm --help')", cmd);
 	}
 	if (argc > 2)
-		return usage_err(err, errlen, "unexpected argument '%s' after '%s'", argv[2], cmd);
+		return opts_usage_err(err, errlen, "unexpected argument '%s' after '%s'", argv[2],
+				      cmd);
 	return 0;
 }
 

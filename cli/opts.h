@@ -65,6 +65,11 @@ struct opts_disk {
 int opts_parse_disk(struct opts_disk *d, const char *name, const char *arg, char *err,
 		    size_t errlen);
 
+/* Shared by the parsers: a usage message into @err (returns -1); a decimal u32 (0 or -errno). */
+int opts_usage_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int opts_parse_u32(const char *s, uint32_t *out);
+
 /* One --serial, or the default COM1. */
 struct opts_serial {
 	unsigned int num; /* 1..4 */
@@ -129,6 +134,10 @@ void cvm_opts_free(struct cvm_opts *o);
 /* Help texts, for `cvm --help` and `cvm run --help`. */
 extern const char cvm_opts_usage[];
 extern const char cvm_opts_run_usage[];
+
+/* opts_serial.c: one --serial SPEC into @s; then the cross-port checks and the default COM1. */
+int opts_parse_serial(struct opts_serial *s, const char *spec, char *err, size_t errlen);
+int opts_finish_serial(struct cvm_opts *o, char *err, size_t errlen);
 
 /* Names used in messages and help. */
 const char *opts_log_level_name(enum cvm_log_level level);
