@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -371,4 +373,68 @@ Test(api, disk_errors)
 	cr_assert_eq(cvm_vm_add_virtio_blk(vm, path, 0), 0, "%s", cvm_vm_last_error(vm));
 	cvm_vm_destroy(vm);
 	unlink(path);
+}
+
+static int write_nothing(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+/* cvm_vm_set_wayland() and cvm_wayland_default_socket() as a host program sees them. */
+Test(api, wayland_errors)
+{
+	need_kvm();
+	cvm_vm_config cfg = CVM_VM_CONFIG_INIT;
+	cfg.seccomp_policy_dir = CVM_POLICY_SRC;
+	cvm_wl_config wl = CVM_WL_CONFIG_INIT;
+	char dir[] = "/tmp/cvm-api-wl-XXXXXX", sock[64], file[64], buf[80];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int lfd;
+	cvm_vm *vm;
+
+	cr_assert(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/wayland-0", dir);
+	snprintf(file, sizeof(file), "%s/not-a-socket", dir);
+	cr_assert_eq(write_nothing(file), 0);
+	cfg.mem_mib = 32;
+	cr_assert_eq(cvm_vm_create(&vm, &cfg), 0);
+	cr_assert_eq(cvm_vm_set_wayland(vm, NULL), -EINVAL);
+	wl.socket_path = sock;
+	cr_assert_eq(cvm_vm_set_wayland(vm, &wl), -ENOENT, "no socket yet");
+	cr_assert(strstr(cvm_vm_last_error(vm), sock), "%s", cvm_vm_last_error(vm));
+	wl.socket_path = file;
+	cr_assert_eq(cvm_vm_set_wayland(vm, &wl), -ENOTSOCK);
+	/* The default follows XDG_RUNTIME_DIR. */
+	unsetenv("XDG_RUNTIME_DIR");
+	cr_assert_eq(cvm_wayland_default_socket(buf, sizeof(buf)), 0);
+	wl.socket_path = NULL;
+	cr_assert_eq(cvm_vm_set_wayland(vm, &wl), -ENOENT);
+	cr_assert(strstr(cvm_vm_last_error(vm), "XDG_RUNTIME_DIR"), "%s", cvm_vm_last_error(vm));
+	setenv("XDG_RUNTIME_DIR", dir, 1);
+	cr_assert_eq(cvm_wayland_default_socket(buf, sizeof(buf)), 0, "no wayland-0 there");
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(lfd, 0);
+	strcpy(sa.sun_path, sock);
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(lfd, 4), 0);
+	cr_assert_eq(cvm_wayland_default_socket(buf, 8), -ENAMETOOLONG);
+	cr_assert_eq(cvm_wayland_default_socket(NULL, 8), -EINVAL);
+	cr_assert_eq(cvm_wayland_default_socket(buf, sizeof(buf)), 1);
+	cr_assert_str_eq(buf, sock);
+	wl.struct_size = 3;
+	cr_assert_eq(cvm_vm_set_wayland(vm, &wl), -EINVAL, "struct_size");
+	wl.struct_size = sizeof(wl);
+	cr_assert_eq(cvm_vm_set_wayland(vm, &wl), 0, "%s", cvm_vm_last_error(vm));
+	cr_assert_eq(cvm_vm_set_wayland(vm, &wl), -EEXIST, "one device per VM");
+	cvm_vm_destroy(vm);
+	unsetenv("XDG_RUNTIME_DIR");
+	close(lfd);
+	unlink(sock);
+	unlink(file);
+	rmdir(dir);
 }
