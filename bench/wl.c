@@ -71,7 +71,7 @@ struct run {
 	unsigned int exits; /* guest: notifies written (VM exits) in the loop */
 };
 
-static char g_dir[64], g_sock[128], g_log[128];
+static char g_dir[64], g_sock[108], g_log[128]; /* g_sock: as sun_path */
 static volatile pid_t g_weston = -1;
 
 static double now_us(void)
@@ -105,11 +105,17 @@ static const char *find_weston(char *buf, size_t len)
 static int sock_connect(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	size_t len = strlen(path);
+	int fd;
 
+	if (len >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sa.sun_path, path, len + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		close(fd);
 		return -1;
@@ -272,7 +278,7 @@ static int host_wait(int fd, uint32_t cb, double deadline)
 		}
 		len += (size_t)n;
 		while (len - off >= 8) {
-			uint32_t h[3], size;
+			uint32_t h[3] = { 0 }, size;
 
 			memcpy(h, buf + off, 8);
 			size = h[1] >> 16;
