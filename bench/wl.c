@@ -11,7 +11,11 @@
  *   host              this program, N wl_display.sync round trips on its own
  *                     AF_UNIX connection (the raw wire protocol: write the
  *                     12-byte request, read until wl_callback.done and
- *                     wl_display.delete_id): the limit, no VM in the way
+ *                     wl_display.delete_id), busy-polling its non-blocking
+ *                     socket as the guest polls its queues: the limit, no VM
+ *                     in the way
+ *   host-poll         the same client sleeping in poll() between reads, as
+ *                     clients usually do (the scheduler's wake-ups count)
  *   libcvm            cvm run --wayland-sock SOCK -p "cvm.test=bench_wl cvm.n=N"
  *                     (tests/guest/t_bench_wl.c: the same N round trips, each a
  *                     VFD_SEND on a context and the VFD_RECVs back, polled
@@ -53,9 +57,9 @@
 #define OUT_MAX (1 << 16)
 #define EXIT_SKIP 77
 
-enum who { W_HOST, W_CVM, W_CVM_NOSB, W_N };
+enum who { W_HOST, W_HOST_POLL, W_CVM, W_CVM_NOSB, W_N };
 
-static const char *const wname[W_N] = { "host", "libcvm", "libcvm-nosandbox" };
+static const char *const wname[W_N] = { "host", "host-poll", "libcvm", "libcvm-nosandbox" };
 
 static const char help[] =
 	"Wayland wl_display.sync round trips: a guest through libcvm's virtio-wayland\n"
@@ -68,7 +72,9 @@ static const char help[] =
 /* One run: the mean and the fastest round trip in us. */
 struct run {
 	double mean_us, min_us;
+	double notify_us;   /* guest: the mean time of the out queue's notify write */
 	unsigned int exits; /* guest: notifies written (VM exits) in the loop */
+	unsigned int recvs; /* guest: VFD_RECVs that came in the loop */
 };
 
 static char g_dir[64], g_sock[108], g_log[128]; /* g_sock: as sun_path */
@@ -250,8 +256,10 @@ static int weston_start(const char *bin)
 static uint8_t hbuf[4096];
 static size_t hlen;
 
-static int host_wait(int fd, uint32_t cb, double deadline)
+static int host_wait(int fd, uint32_t cb, double deadline, bool spin)
 {
+	unsigned long spins = 0;
+
 	uint8_t *buf = hbuf;
 	size_t len = hlen;
 	bool done = false, deleted = false;
@@ -262,13 +270,17 @@ static int host_wait(int fd, uint32_t cb, double deadline)
 		ssize_t n = read(fd, buf + len, sizeof(hbuf) - len);
 
 		if (n < 0 && errno == EAGAIN) {
-			int left = (int)(deadline - bl_now_ms());
+			int left;
 
+			if (spin && ++spins % 4096)
+				continue; /* busy-poll, as the guest polls its queues */
+			left = (int)(deadline - bl_now_ms());
 			if (left <= 0 || bl_signal) {
 				fprintf(stderr, "wl: host: no wl_callback.done in time\n");
 				return -1;
 			}
-			poll(&p, 1, left);
+			if (!spin)
+				poll(&p, 1, left);
 			continue;
 		}
 		if (n <= 0) {
@@ -308,7 +320,7 @@ static int host_wait(int fd, uint32_t cb, double deadline)
 }
 
 /* @n sync round trips on a fresh connection (new id 2, reused after delete_id). */
-static int host_run(const struct bl_opts *o, unsigned long n, struct run *r)
+static int host_run(const struct bl_opts *o, unsigned long n, bool spin, struct run *r)
 {
 	const uint32_t req[3] = { 1, 12u << 16 | 0, 2 };
 	double deadline = bl_now_ms() + o->timeout_ms + (double)n, t0, min = 1e30;
@@ -329,13 +341,15 @@ static int host_run(const struct bl_opts *o, unsigned long n, struct run *r)
 			rc = -1;
 			break;
 		}
-		rc = host_wait(fd, 2, deadline);
+		rc = host_wait(fd, 2, deadline, spin);
 		if (now_us() - s < min)
 			min = now_us() - s;
 	}
 	r->mean_us = (now_us() - t0) / (double)n;
 	r->min_us = min;
 	r->exits = 0;
+	r->recvs = 0;
+	r->notify_us = 0;
 	close(fd);
 	return rc;
 }
@@ -393,8 +407,8 @@ static int vmm_run(const struct bl_opts *o, enum who w, unsigned long n, struct 
 	static char out[OUT_MAX];
 	char mem[16], param[64];
 	const char *av[16], *line;
-	unsigned long long got_n, ns, min_ns, max_ns;
-	unsigned int out_exits, in_exits;
+	unsigned long long got_n, ns, min_ns, max_ns, notify_ns = 0;
+	unsigned int out_exits = 0, in_exits = 0, recvs = 0;
 	int i = 0;
 
 	snprintf(mem, sizeof(mem), "%d", o->mem_mib);
@@ -423,8 +437,8 @@ static int vmm_run(const struct bl_opts *o, enum who w, unsigned long n, struct 
 	if (!line ||
 	    sscanf(line,
 		   "BENCH wl sync n %llu ns %llu min_ns %llu max_ns %llu out_notifies %u "
-		   "in_notifies %u",
-		   &got_n, &ns, &min_ns, &max_ns, &out_exits, &in_exits) != 6 ||
+		   "in_notifies %u recvs %u notify_ns %llu",
+		   &got_n, &ns, &min_ns, &max_ns, &out_exits, &in_exits, &recvs, &notify_ns) != 8 ||
 	    got_n != n || !strstr(out, "PASS bench_wl")) {
 		fprintf(stderr, "wl: %s: no result in the guest's output:\n%s\n", wname[w], out);
 		return -1;
@@ -432,6 +446,8 @@ static int vmm_run(const struct bl_opts *o, enum who w, unsigned long n, struct 
 	r->mean_us = (double)ns / 1e3 / (double)n;
 	r->min_us = (double)min_ns / 1e3;
 	r->exits = out_exits + in_exits;
+	r->recvs = recvs;
+	r->notify_us = (double)notify_ns / 1e3 / (double)(out_exits ? out_exits : 1);
 	return 0;
 }
 
@@ -507,8 +523,8 @@ int main(int argc, char **argv)
 			int w = (i + r) % W_N; /* rotate: no side always follows the same one */
 			struct run *x = &rr[w][r];
 
-			if (!rr[w] || (w == W_HOST ? host_run(&o, syncs, x) :
-						     vmm_run(&o, (enum who)w, syncs, x))) {
+			if (!rr[w] || (w < W_CVM ? host_run(&o, syncs, w == W_HOST, x) :
+						   vmm_run(&o, (enum who)w, syncs, x))) {
 				fprintf(stderr, "wl: %s round %d failed\n", wname[w], r + 1);
 				if (!bl_signal)
 					print_weston_log();
@@ -516,24 +532,29 @@ int main(int argc, char **argv)
 			}
 			printf("%-17s round %d%s: %8.1f us a round trip (fastest %.1f)", wname[w],
 			       r + 1, r < o.warmup ? " (warm-up)" : "", x->mean_us, x->min_us);
-			if (w != W_HOST)
-				printf(", %.2f notify exits a round trip",
-				       (double)x->exits / (double)syncs);
+			if (w >= W_CVM)
+				printf(", %.2f notify exits (%.1f us each) and %.2f VFD_RECVs a "
+				       "round trip",
+				       (double)x->exits / (double)syncs, x->notify_us,
+				       (double)x->recvs / (double)syncs);
 			printf("\n");
 		}
 	}
 	for (int w = 0; w < W_N; w++) {
-		double mean[total], rate[total], min[total];
+		double mean[total], rate[total], min[total], nu[total];
 		int k = 0;
 
 		for (int r = o.warmup; r < total; r++, k++) {
 			mean[k] = rr[w][r].mean_us;
 			rate[k] = 1e6 / rr[w][r].mean_us;
 			min[k] = rr[w][r].min_us;
+			nu[k] = rr[w][r].notify_us;
 		}
 		bl_add_row(&res, wname[w], "sync round trip", "us", mean, k);
 		bl_add_row(&res, wname[w], "sync rate", "1/s", rate, k);
 		bl_add_row(&res, wname[w], "fastest round trip", "us", min, k);
+		if (w >= W_CVM)
+			bl_add_row(&res, wname[w], "notify exit", "us", nu, k);
 	}
 	for (int w = W_CVM; w < W_N; w++) {
 		bl_add_ratio(&res, wname[w], wname[W_HOST], "sync round trip", 0);
@@ -543,9 +564,13 @@ int main(int argc, char **argv)
 		"%lu wl_display.sync round trips per run (request out, wl_callback.done and "
 		"wl_display.delete_id back) to one headless weston (kiosk shell); \"sync round "
 		"trip\" is the run's mean, \"fastest\" its quickest one. host: a native client on "
-		"a Unix socket (raw wire protocol); libcvm: tests/guest/t_bench_wl.c polling both "
+		"a Unix socket (raw wire protocol) that busy-polls its non-blocking socket, as the "
+		"guest polls its queues (the limit); host-poll: the same client sleeping in poll() "
+		"instead, as clients usually do; libcvm: tests/guest/t_bench_wl.c polling both "
 		"virtqueues from guest ring 3 (EVENT_IDX, no interrupts), one VFD_SEND and its "
-		"VFD_RECVs per round trip, timed with the guest's TSC.",
+		"VFD_RECVs per round trip, timed with the guest's TSC; \"notify exit\" is the mean time of the "
+		"guest's write to the out queue's notify address (an ioeventfd: the exit ends in "
+		"KVM, which wakes the device).",
 		syncs);
 	bl_note(&res, "QEMU has no virtio-wayland device, so there is no QEMU row.");
 	bl_print(&res);

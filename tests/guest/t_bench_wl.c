@@ -19,10 +19,12 @@
  *
  *   BENCH wl tsc_khz K source S pit_khz P
  *   BENCH wl sync n N ns T min_ns A max_ns B out_notifies X in_notifies Y recvs R
+ *   notify_ns U
  *
- * (T: all N round trips; A, B: the fastest and slowest one; X, Y: the
- * notifies (VM exits) written to each queue in the loop; R: VFD_RECVs that
- * came), then PASS bench_wl, or FAIL with the reason.
+ * (one line; T: all N round trips; A, B: the fastest and slowest one; X, Y:
+ * the notifies (VM exits) written to each queue in the loop; R: VFD_RECVs
+ * that came; U: the time spent in the out queue's notifies, the writes to
+ * its notify address, in all), then PASS bench_wl, or FAIL with the reason.
  */
 #include "user.h"
 #include "wl.h"
@@ -35,7 +37,7 @@ struct wlb {
 	struct wlctx *c;
 	uint32_t len; /* of the VFD_SEND in cmd[] */
 	unsigned long n, done;
-	uint64_t khz, t0, t1, min, max;
+	uint64_t khz, t0, t1, min, max, notify;
 	uint32_t bad_resp, bad_len;
 	bool stalled, broken;
 };
@@ -62,14 +64,18 @@ static void sync_loop(void *arg)
 	b->t0 = rdtsc();
 	for (b->done = 0; b->done < b->n; b->done++) {
 		uint64_t s = rdtsc(), d;
+		uint16_t old = out->avail_idx;
 		bool answered = false;
 
 		ctx_obj(c, BENCH_CB, OBJ_CALLBACK);
 		c->done[BENCH_CB / 64] &= ~(1ULL << (BENCH_CB % 64));
-		if (vq_add(out, v, 2, false, false) < 0) {
+		if (vq_add(out, v, 2, false, true) < 0) {
 			b->broken = true;
 			return;
 		}
+		d = rdtsc();
+		vq_kick(out, old);
+		b->notify += rdtsc() - d;
 		while (!answered || !sync_over(c)) {
 			if (!answered && vq_used_ready(out)) {
 				const volatile struct vring_used_elem *e;
@@ -174,10 +180,11 @@ void test_bench_wl(const struct boot_params *bp)
 		return;
 	}
 	printf("BENCH wl sync n %lu ns %llu min_ns %llu max_ns %llu out_notifies %u in_notifies %u "
-	       "recvs %u\n",
+	       "recvs %u notify_ns %llu\n",
 	       wlb.n, (unsigned long long)((wlb.t1 - wlb.t0) * 1000000 / khz),
 	       (unsigned long long)(wlb.min * 1000000 / khz),
 	       (unsigned long long)(wlb.max * 1000000 / khz), w->out->notifies - out_n,
-	       w->in->notifies - in_n, w->recvs - recvs);
+	       w->in->notifies - in_n, w->recvs - recvs,
+	       (unsigned long long)(wlb.notify * 1000000 / khz));
 	wl_pass(t, w);
 }
