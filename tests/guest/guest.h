@@ -219,6 +219,15 @@ void test_bench_exit_r0(const struct boot_params *bp);
 void test_user_mode(const struct boot_params *bp);
 /* t_bench_blk.c: the guest half of bench/blk.c (ring 3, user.h) */
 void test_bench_blk(const struct boot_params *bp);
+/*
+ * The TSC rate (kHz) for the bench tests: kvmclock's, CPUID 0x40000010's,
+ * CPUID 0x15's, else @pit (*@source says which); bench_pit_khz() measures
+ * it with PIT channel 2 (~55 ms; 0: no PIT). Ring 0, interrupts masked.
+ */
+uint64_t bench_pit_khz(void);
+uint64_t bench_tsc_khz(const char **source, uint64_t pit);
+/* t_bench_wl.c: the guest half of bench/wl.c (ring 3, user.h) */
+void test_bench_wl(const struct boot_params *bp);
 /* t_evil_*.c: the malicious-guest suite (t_evil.h) */
 void test_evil_vq_blk(const struct boot_params *bp);
 void test_evil_vq_rng(const struct boot_params *bp);

@@ -84,6 +84,7 @@ static const struct guest_test tests[] = {
 	{ "bench_exit_mmio", test_bench_exit_mmio },
 	{ "bench_exit_r0", test_bench_exit_r0 },
 	{ "bench_blk", test_bench_blk },
+	{ "bench_wl", test_bench_wl },
 	{ "user_mode", test_user_mode },
 	{ "evil_vq_blk", test_evil_vq_blk },
 	{ "evil_vq_rng", test_evil_vq_rng },

@@ -257,7 +257,7 @@ static uint64_t kvmclock_khz(void)
 }
 
 /* PIT channel 2, mode 0, 0xffff ticks of 1193182 Hz; OUT2 is port 0x61 bit 5. 0: no PIT. */
-static uint64_t pit_khz(void)
+uint64_t bench_pit_khz(void)
 {
 	uint8_t gate = inb(0x61);
 	unsigned long polls = 0;
@@ -276,7 +276,7 @@ static uint64_t pit_khz(void)
 }
 
 /* TSC kHz: kvmclock, a hypervisor's TSC leaf, CPUID 0x15, else the PIT (@pit). */
-static uint64_t tsc_khz(const char **source, uint64_t pit)
+uint64_t bench_tsc_khz(const char **source, uint64_t pit)
 {
 	uint32_t a, b, c, d;
 	uint64_t khz;
@@ -435,8 +435,8 @@ void test_bench_blk(const struct boot_params *bp)
 	/* No interrupt may reach ring 3 (firmware such as SeaBIOS leaves the PIT running). */
 	outb(0x21, 0xff);
 	outb(0xa1, 0xff);
-	pit = pit_khz();
-	khz = tsc_khz(&src, pit);
+	pit = bench_pit_khz();
+	khz = bench_tsc_khz(&src, pit);
 	if (!khz) {
 		fail(t, "cannot tell the TSC frequency (no CPUID leaf, the PIT does not count)");
 		return;
