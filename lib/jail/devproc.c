@@ -122,6 +122,32 @@ void devproc_child_drain(struct devproc *dp)
 		;
 }
 
+/* Put @fd in @m's control data (@cbuf: CMSG_SPACE(sizeof(int)) bytes), for SCM_RIGHTS. */
+static void attach_fd(struct msghdr *m, char *cbuf, size_t len, int fd)
+{
+	struct cmsghdr *c;
+
+	m->msg_control = cbuf;
+	m->msg_controllen = len;
+	c = CMSG_FIRSTHDR(m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+}
+
+/* The descriptor that came with a message (the first; the kernel drops more), or -1. */
+static int received_fd(struct msghdr *m)
+{
+	struct cmsghdr *c = CMSG_FIRSTHDR(m);
+	int fd = -1;
+
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+	    c->cmsg_len >= CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
 int devproc_child_connect(struct devproc *dp, uint32_t arg)
 {
 	struct devproc_evt e = { .op = DEVPROC_EVT_CONNECT, .arg = arg };
@@ -130,8 +156,7 @@ int devproc_child_connect(struct devproc *dp, uint32_t arg)
 	struct iovec iov = { .iov_base = &status, .iov_len = sizeof(status) };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct pollfd pfd = { .fd = dp->child_evt, .events = POLLIN };
-	struct cmsghdr *c;
-	int fd = -1;
+	int fd;
 
 	if (send(dp->child_evt, &e, EVT_HDR, MSG_NOSIGNAL) < 0)
 		return -errno;
@@ -141,10 +166,7 @@ int devproc_child_connect(struct devproc *dp, uint32_t arg)
 	m.msg_controllen = sizeof(cbuf);
 	if (recvmsg(dp->child_evt, &m, MSG_CMSG_CLOEXEC) != sizeof(status))
 		return -EIO;
-	c = CMSG_FIRSTHDR(&m);
-	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-	    c->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	fd = received_fd(&m);
 	if (status < 0) {
 		if (fd >= 0)
 			close(fd);
@@ -171,17 +193,8 @@ int devproc_child_call(struct devproc *dp, uint16_t op, uint32_t arg, uint64_t v
 	struct call_answer a = { .status = -EIO };
 
 	memcpy(e.text, &val, sizeof(val));
-	if (fd >= 0) {
-		struct cmsghdr *c;
-
-		m.msg_control = cbuf;
-		m.msg_controllen = sizeof(cbuf);
-		c = CMSG_FIRSTHDR(&m);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
+	if (fd >= 0)
+		attach_fd(&m, cbuf, sizeof(cbuf), fd);
 	if (sendmsg(dp->child_evt, &m, MSG_NOSIGNAL) < 0)
 		return -errno;
 	if (poll(&pfd, 1, CONNECT_TIMEOUT_MS) <= 0)
@@ -424,17 +437,8 @@ static void answer_connect(struct devproc *dp, uint32_t arg)
 	struct iovec iov = { .iov_base = &status, .iov_len = sizeof(status) };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	if (fd >= 0) {
-		struct cmsghdr *c;
-
-		m.msg_control = cbuf;
-		m.msg_controllen = sizeof(cbuf);
-		c = CMSG_FIRSTHDR(&m);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
+	if (fd >= 0)
+		attach_fd(&m, cbuf, sizeof(cbuf), fd);
 	if (sendmsg(dp->evt_fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		log_debug(dp->cfg.log, "%s: cannot answer a connection request: %s", dp->cfg.name,
 			  strerror(errno));
@@ -456,18 +460,6 @@ static void answer_call(struct devproc *dp, const struct devproc_evt *e, size_t 
 	if (send(dp->evt_fd, &a, sizeof(a), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		log_debug(dp->cfg.log, "%s: cannot answer a request: %s", dp->cfg.name,
 			  strerror(errno));
-}
-
-/* The descriptor that came with a message (the first; the kernel drops more), or -1. */
-static int received_fd(struct msghdr *m)
-{
-	struct cmsghdr *c = CMSG_FIRSTHDR(m);
-	int fd = -1;
-
-	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-	    c->cmsg_len >= CMSG_LEN(sizeof(int)))
-		memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
 }
 
 /* Handle what the device sent; 1 when its process is gone (reaped). */

@@ -10,6 +10,7 @@
  * connection (RST).
  */
 #include "util/mmbuf.h"
+#include "util/sock.h"
 #include "virtio/vsock_conn.h"
 
 #include <endian.h>
@@ -520,20 +521,11 @@ static unsigned int vsock_keep_fds(void *opaque, int *fds, unsigned int max)
 static int vsock_broker_connect(void *opaque, uint32_t port)
 {
 	struct vsock_dev *v = opaque;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", v->uds_path, port);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		int e = errno;
-
-		close(fd);
-		return -e;
-	}
-	return fd;
+	if (snprintf(path, sizeof(path), "%s_%u", v->uds_path, port) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return sock_connect_unix(path);
 }
 
 static const struct virtio_dev_ops vsock_ops = {

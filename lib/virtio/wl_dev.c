@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "util/mmbuf.h"
+#include "util/sock.h"
 
 #define PCI_CLASS_DISPLAY_OTHER 0x038000
 
@@ -186,24 +187,8 @@ static void wl_reset(void *opaque)
 static int wl_broker_connect(void *opaque, uint32_t arg)
 {
 	struct wl_dev *w = opaque;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
 
-	if (arg != 0)
-		return -EINVAL;
-	if (strlen(w->sock_path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, w->sock_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		int e = errno;
-
-		close(fd);
-		return -e;
-	}
-	return fd;
+	return arg == 0 ? sock_connect_unix(w->sock_path) : -EINVAL;
 }
 
 static const struct virtio_dev_ops wl_ops = {
