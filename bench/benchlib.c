@@ -277,6 +277,30 @@ const char *bl_vmm_greeting(enum bl_vmm v)
 	return v == BL_BARE || v == BL_BARE_IRQ ? "B" : "Hello from a libcvm guest!";
 }
 
+int bl_qemu_args(const char **argv, int n, const char *qemu, const char *machine, const char *cpu,
+		 const char *mem)
+{
+	argv[n++] = qemu;
+	argv[n++] = "-M";
+	argv[n++] = machine;
+	argv[n++] = "-accel";
+	argv[n++] = "kvm";
+	if (cpu) {
+		argv[n++] = "-cpu";
+		argv[n++] = cpu;
+	}
+	argv[n++] = "-m";
+	argv[n++] = mem;
+	argv[n++] = "-nodefaults";
+	argv[n++] = "-no-user-config";
+	argv[n++] = "-display";
+	argv[n++] = "none";
+	argv[n++] = "-serial";
+	argv[n++] = "stdio";
+	argv[n++] = "-no-reboot";
+	return n;
+}
+
 int bl_vmm_argv(const struct bl_opts *o, enum bl_vmm v, int mem_mib, bool spin, const char **argv,
 		char *buf, size_t blen)
 {
@@ -308,28 +332,14 @@ int bl_vmm_argv(const struct bl_opts *o, enum bl_vmm v, int mem_mib, bool spin, 
 	case BL_QEMU:
 		if (!o->qemu)
 			return -1;
-		argv[n++] = o->qemu;
-		argv[n++] = "-M";
+		n = bl_qemu_args(argv, n, o->qemu, spin ? "microvm,memory-backend=m" : "microvm",
+				 NULL, mem);
 		if (spin) {
 			/* Guest RAM the memory benchmark can tell by its name. */
 			snprintf(backend, blen - 16, "memory-backend-memfd,id=m,size=%dM", mem_mib);
-			argv[n++] = "microvm,memory-backend=m";
 			argv[n++] = "-object";
 			argv[n++] = backend;
-		} else {
-			argv[n++] = "microvm";
 		}
-		argv[n++] = "-accel";
-		argv[n++] = "kvm";
-		argv[n++] = "-m";
-		argv[n++] = mem;
-		argv[n++] = "-nodefaults";
-		argv[n++] = "-no-user-config";
-		argv[n++] = "-display";
-		argv[n++] = "none";
-		argv[n++] = "-serial";
-		argv[n++] = "stdio";
-		argv[n++] = "-no-reboot";
 		/* microvm has no i8042 of its own; the guest resets through one. */
 		argv[n++] = "-device";
 		argv[n++] = "i8042";

@@ -108,6 +108,16 @@ extern const char *const bl_vmm_name[BL_VMM_COUNT];
 int bl_vmm_argv(const struct bl_opts *o, enum bl_vmm v, int mem_mib, bool spin, const char **argv,
 		char *buf, size_t blen);
 
+/*
+ * bl_qemu_args() - the part of a QEMU command line every benchmark shares,
+ * from argv[@n]: @qemu -M @machine -accel kvm [-cpu @cpu] -m @mem
+ * -nodefaults -no-user-config -display none -serial stdio -no-reboot
+ * (@cpu NULL: no -cpu). Returns the new count; the caller adds its devices,
+ * -kernel and -append.
+ */
+int bl_qemu_args(const char **argv, int n, const char *qemu, const char *machine, const char *cpu,
+		 const char *mem);
+
 /* What the greeting guest's output of VMM @v starts with. */
 const char *bl_vmm_greeting(enum bl_vmm v);
 

@@ -586,23 +586,8 @@ static int vmm_argv(const struct bl_opts *o, const struct bopts *b, enum who w, 
 			return -1;
 		snprintf(drive, dlen, "if=none,id=d0,file=%s,format=raw,%s", b->img,
 			 w == W_QEMU ? "cache=none,aio=native" : "cache=writeback,aio=threads");
-		argv[n++] = o->qemu;
-		argv[n++] = "-M";
-		argv[n++] = "q35";
-		argv[n++] = "-accel";
-		argv[n++] = "kvm";
 		/* -arch-capabilities: this host's KVM refuses QEMU's MSR 0x10a value. */
-		argv[n++] = "-cpu";
-		argv[n++] = "host,-arch-capabilities";
-		argv[n++] = "-m";
-		argv[n++] = GUEST_MEM;
-		argv[n++] = "-nodefaults";
-		argv[n++] = "-no-user-config";
-		argv[n++] = "-display";
-		argv[n++] = "none";
-		argv[n++] = "-serial";
-		argv[n++] = "stdio";
-		argv[n++] = "-no-reboot";
+		n = bl_qemu_args(argv, n, o->qemu, "q35", "host,-arch-capabilities", GUEST_MEM);
 		argv[n++] = "-kernel";
 		argv[n++] = o->guest;
 		argv[n++] = "-append";

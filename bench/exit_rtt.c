@@ -95,20 +95,7 @@ static void make_argv(const struct bl_opts *o, enum bl_vmm v, const struct kind 
 		av[i++] = o->guest;
 		break;
 	case BL_QEMU:
-		av[i++] = o->qemu;
-		av[i++] = "-M";
-		av[i++] = "microvm";
-		av[i++] = "-accel";
-		av[i++] = "kvm";
-		av[i++] = "-m";
-		av[i++] = mem;
-		av[i++] = "-nodefaults";
-		av[i++] = "-no-user-config";
-		av[i++] = "-display";
-		av[i++] = "none";
-		av[i++] = "-serial";
-		av[i++] = "stdio";
-		av[i++] = "-no-reboot";
+		i = bl_qemu_args(av, i, o->qemu, "microvm", NULL, mem);
 		av[i++] = "-device"; /* the guest resets through an i8042 */
 		av[i++] = "i8042";
 		av[i++] = "-kernel";

@@ -210,23 +210,9 @@ static int vmm_argv(const struct bl_opts *o, const struct kopts *k, int which, c
 	} else {
 		if (!o->qemu)
 			return -1;
-		argv[n++] = o->qemu;
-		argv[n++] = "-M";
-		argv[n++] = "microvm";
-		argv[n++] = "-accel";
-		argv[n++] = "kvm";
 		/* -arch-capabilities: this host's KVM refuses QEMU's MSR 0x10a value. */
-		argv[n++] = "-cpu";
-		argv[n++] = "host,-xsave,-cx16,-arch-capabilities";
-		argv[n++] = "-m";
-		argv[n++] = MEM;
-		argv[n++] = "-nodefaults";
-		argv[n++] = "-no-user-config";
-		argv[n++] = "-display";
-		argv[n++] = "none";
-		argv[n++] = "-serial";
-		argv[n++] = "stdio";
-		argv[n++] = "-no-reboot";
+		n = bl_qemu_args(argv, n, o->qemu, "microvm",
+				 "host,-xsave,-cx16,-arch-capabilities", MEM);
 		argv[n++] = "-kernel";
 		argv[n++] = k->kernel;
 		argv[n++] = "-append";
