@@ -22,21 +22,15 @@
  *   sandbox_cost [-n RUNS] --cvm CVM --guest ELF [--policy-dir DIR]
  *                [--mem MiB] [--warmup N] [--timeout SEC] [--settle MS] [-v]
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "benchlib.h"
@@ -63,7 +57,7 @@ struct bench {
 	const char *cvm, *guest, *policy_dir;
 	int runs, warmup, mem_mib, timeout_ms, settle_ms;
 	bool verbose;
-	char dir[64], disk[96], sock[96], log[96], cid[24];
+	char dir[64], disk[96], sock[96], cid[24];
 };
 
 /* One device set; samples[sandbox off/on][metric][run]. */
@@ -73,64 +67,12 @@ struct config {
 	double *samples[2][M_COUNT];
 };
 
-/* The cvm being run, for the signal handler; 0 when none. */
-static volatile sig_atomic_t g_child;
-static volatile sig_atomic_t g_signal;
-
-static void on_signal(int sig)
-{
-	pid_t pid = g_child;
-
-	g_signal = sig;
-	if (pid > 0)
-		kill(pid, SIGKILL);
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* A running `cvm run`: its pid, a pidfd, its stdout and when it started. */
-struct proc {
-	pid_t pid;
-	int pidfd, out;
-	double t0;
-	bool gone; /* the pidfd said it has exited (it may not be reaped yet) */
-};
-
-static void print_log(const struct bench *b)
-{
-	char buf[4096];
-	int fd = open(b->log, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (g_signal || fd < 0) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	fprintf(stderr, "sandbox_cost: cvm's standard error:\n");
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		fwrite(buf, 1, (size_t)n, stderr);
-	close(fd);
-}
-
-static int start(const struct bench *b, bool all, bool sandbox, bool spin, struct proc *p)
+/* Start `cvm run` with the sandbox on or off, all devices or the default, greeting or spin. */
+static int start(const struct bench *b, bool all, bool sandbox, bool spin, struct bl_proc *p)
 {
 	char mem[16];
 	const char *argv[24];
-	int n = 0, out[2], log;
+	int n = 0;
 
 	snprintf(mem, sizeof(mem), "%d", b->mem_mib);
 	argv[n++] = b->cvm;
@@ -157,159 +99,9 @@ static int start(const struct bench *b, bool all, bool sandbox, bool spin, struc
 	}
 	argv[n++] = b->guest;
 	argv[n] = NULL;
-
 	/* A socket left by a killed run would make the bind fail. */
 	unlink(b->sock);
-	log = open(b->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (log < 0) {
-		perror("sandbox_cost: open log");
-		return -1;
-	}
-	if (pipe2(out, O_CLOEXEC)) {
-		perror("sandbox_cost: pipe");
-		close(log);
-		return -1;
-	}
-
-	pid_t parent = getpid();
-
-	p->gone = false;
-	p->t0 = now_ms();
-	p->pid = fork();
-	if (p->pid < 0) {
-		perror("sandbox_cost: fork");
-		close(out[0]);
-		close(out[1]);
-		close(log);
-		return -1;
-	}
-	if (p->pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
-
-		/* cvm (and through it its devices) must not outlive us. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		if (null < 0 || dup2(null, 0) < 0 || dup2(out[1], 1) < 0 || dup2(log, 2) < 0)
-			_exit(127);
-		execv(b->cvm, (char *const *)argv);
-		_exit(127);
-	}
-	g_child = p->pid;
-	close(out[1]);
-	close(log);
-	p->out = out[0];
-	p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
-	if (p->pidfd < 0) {
-		perror("sandbox_cost: pidfd_open");
-		kill(p->pid, SIGKILL);
-		waitpid(p->pid, NULL, 0);
-		g_child = 0;
-		close(p->out);
-		return -1;
-	}
-	return 0;
-}
-
-/* Signal it (unless it has exited), reap it, close. Returns the wait status. */
-static int finish(struct proc *p, int sig, double deadline)
-{
-	int status = 0;
-
-	if (!p->gone && sig) {
-		kill(p->pid, sig);
-		/* Wait for a clean stop until the deadline, then SIGKILL. */
-		while (sig != SIGKILL) {
-			struct pollfd f = { .fd = p->pidfd, .events = POLLIN };
-			int left = (int)(deadline - now_ms());
-
-			if (left <= 0) {
-				fprintf(stderr,
-					"sandbox_cost: cvm %d did not exit after signal %d\n",
-					(int)p->pid, sig);
-				kill(p->pid, SIGKILL);
-				break;
-			}
-			if (poll(&f, 1, left) > 0)
-				break;
-		}
-	}
-	while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
-		;
-	g_child = 0;
-	close(p->pidfd);
-	close(p->out);
-	return status;
-}
-
-/*
- * Read cvm's output until @needle appears (spin) or until the process has
- * exited and its output ended (@needle NULL). Sets *first to ms to the first
- * byte and, when it exits, *exit_ms. Returns 0, or -1 (not killed yet).
- */
-static int follow(struct proc *p, const char *needle, double deadline, double *first,
-		  double *exit_ms)
-{
-	char buf[512];
-	size_t len = 0, keep = needle ? strlen(needle) : 0;
-	bool eof = false;
-
-	*first = -1;
-	buf[0] = '\0';
-	while (!eof || !p->gone) {
-		struct pollfd f[2] = {
-			{ .fd = eof ? -1 : p->out, .events = POLLIN },
-			{ .fd = p->gone ? -1 : p->pidfd, .events = POLLIN },
-		};
-		int left = (int)(deadline - now_ms()), r;
-
-		if (g_signal)
-			return -1;
-		if (left <= 0) {
-			fprintf(stderr, "sandbox_cost: cvm %d: timed out%s%s\n", (int)p->pid,
-				needle ? " waiting for " : "", needle ? needle : "");
-			return -1;
-		}
-		r = poll(f, 2, left);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			perror("sandbox_cost: poll");
-			return -1;
-		}
-		if (f[1].revents) {
-			/* Exit time only; reaped in finish(). */
-			*exit_ms = now_ms() - p->t0;
-			p->gone = true;
-			if (needle) {
-				fprintf(stderr, "sandbox_cost: cvm %d exited before %s\n",
-					(int)p->pid, needle);
-				return -1;
-			}
-		}
-		if (f[0].revents) {
-			ssize_t n = read(p->out, buf + len, sizeof(buf) - 1 - len);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				eof = true;
-				continue;
-			}
-			if (*first < 0)
-				*first = now_ms() - p->t0;
-			len += (size_t)n;
-			buf[len] = '\0';
-			if (needle && strstr(buf, needle))
-				return 0;
-			if (len > keep) { /* keep the tail: the needle may straddle reads */
-				memmove(buf, buf + len - keep, keep);
-				len = keep;
-				buf[len] = '\0';
-			}
-		}
-	}
-	return 0;
+	return bl_spawn(p, (char *const *)argv);
 }
 
 /* cvm and its device processes: benchlib's sampler, guest RAM by its memfd's name. */
@@ -331,68 +123,69 @@ static int sample_memory(pid_t root, double *m)
 	return 0;
 }
 
-static void sleep_ms(int ms)
+/* After a failure: what cvm said, then forget its log. */
+static int failed(struct bl_proc *p)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR && !g_signal)
-		;
+	bl_print_log(p, "cvm");
+	bl_drop_log(p);
+	return -1;
 }
 
 /* The greeting guest: start-up and exit times. */
 static int run_greeting(const struct bench *b, bool all, bool sandbox, double *m)
 {
-	struct proc p;
+	struct bl_proc p;
 	double deadline;
 	int st;
 
 	if (start(b, all, sandbox, false, &p))
 		return -1;
 	deadline = p.t0 + b->timeout_ms;
-	if (follow(&p, NULL, deadline, &m[M_FIRST], &m[M_EXIT])) {
-		finish(&p, SIGKILL, deadline);
-		print_log(b);
-		return -1;
+	if (bl_follow(&p, NULL, deadline)) {
+		bl_finish(&p, SIGKILL, deadline);
+		return failed(&p);
 	}
-	st = finish(&p, 0, deadline);
+	m[M_FIRST] = p.first_ms;
+	m[M_EXIT] = p.exit_ms;
+	st = bl_finish(&p, 0, deadline);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || m[M_FIRST] < 0) {
 		fprintf(stderr, "sandbox_cost: cvm (greeting) %s %d%s\n",
 			WIFEXITED(st) ? "exited with" : "killed by signal",
 			WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
 			m[M_FIRST] < 0 ? ", no output" : "");
-		print_log(b);
-		return -1;
+		return failed(&p);
 	}
+	bl_drop_log(&p);
 	return 0;
 }
 
 /* The spin guest: memory once it has halted, then SIGTERM. */
 static int run_spin(const struct bench *b, bool all, bool sandbox, double *m)
 {
-	struct proc p;
-	double deadline, first, exit_ms;
+	struct bl_proc p;
+	double deadline;
 	int st;
 
 	if (start(b, all, sandbox, true, &p))
 		return -1;
 	deadline = p.t0 + b->timeout_ms;
-	if (follow(&p, "SPIN", deadline, &first, &exit_ms)) {
-		finish(&p, SIGKILL, deadline);
-		print_log(b);
-		return -1;
+	if (bl_follow(&p, "SPIN", deadline)) {
+		bl_finish(&p, SIGKILL, deadline);
+		return failed(&p);
 	}
-	sleep_ms(b->settle_ms);
-	if (g_signal || sample_memory(p.pid, m)) {
-		finish(&p, SIGKILL, deadline);
+	bl_sleep_ms(b->settle_ms);
+	if (bl_signal || sample_memory(p.pid, m)) {
+		bl_finish(&p, SIGKILL, deadline);
+		bl_drop_log(&p);
 		return -1;
 	}
 	/* A fresh deadline for the stop: the sample may have taken a while. */
-	st = finish(&p, SIGTERM, now_ms() + b->timeout_ms);
+	st = bl_finish(&p, SIGTERM, bl_now_ms() + b->timeout_ms);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		fprintf(stderr, "sandbox_cost: cvm (spin) did not stop cleanly on SIGTERM\n");
-		print_log(b);
-		return -1;
+		return failed(&p);
 	}
+	bl_drop_log(&p);
 	return 0;
 }
 
@@ -402,7 +195,6 @@ static void cleanup(struct bench *b)
 		return;
 	unlink(b->disk);
 	unlink(b->sock);
-	unlink(b->log);
 	rmdir(b->dir);
 	b->dir[0] = '\0';
 }
@@ -419,7 +211,6 @@ static int setup(struct bench *b)
 	}
 	snprintf(b->disk, sizeof(b->disk), "%s/disk.img", b->dir);
 	snprintf(b->sock, sizeof(b->sock), "%s/vsock.sock", b->dir);
-	snprintf(b->log, sizeof(b->log), "%s/cvm.log", b->dir);
 	/* A CID no other VM here is likely to hold: cvm locks it host-wide. */
 	snprintf(b->cid, sizeof(b->cid), "%ld", 0x10000000L + (long)getpid());
 	fd = open(b->disk, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -431,18 +222,6 @@ static int setup(struct bench *b)
 	}
 	close(fd);
 	return 0;
-}
-
-static void stats(double *v, int n, double *med, double *lo, double *hi)
-{
-	double *s = malloc(n * sizeof(*s));
-
-	memcpy(s, v, n * sizeof(*s));
-	qsort(s, n, sizeof(*s), cmp_double);
-	*med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-	*lo = s[0];
-	*hi = s[n - 1];
-	free(s);
 }
 
 static void cell(char *out, size_t len, const char *fmt, double med, double lo, double hi)
@@ -467,13 +246,16 @@ static void print_table(const struct bench *b, struct config *cfg, int ncfg)
 	       "on/off");
 	for (int c = 0; c < ncfg; c++) {
 		for (int m = 0; m < M_COUNT; m++) {
-			double med[2], lo, hi;
+			struct bl_stats st[2];
+			double med[2];
 			char on[112], off[112];
 
-			stats(cfg[c].samples[1][m], b->runs, &med[1], &lo, &hi);
-			cell(on, sizeof(on), metrics[m].fmt, med[1], lo, hi);
-			stats(cfg[c].samples[0][m], b->runs, &med[0], &lo, &hi);
-			cell(off, sizeof(off), metrics[m].fmt, med[0], lo, hi);
+			bl_stats(cfg[c].samples[1][m], b->runs, &st[1]);
+			bl_stats(cfg[c].samples[0][m], b->runs, &st[0]);
+			med[1] = st[1].median;
+			med[0] = st[0].median;
+			cell(on, sizeof(on), metrics[m].fmt, med[1], st[1].min, st[1].max);
+			cell(off, sizeof(off), metrics[m].fmt, med[0], st[0].min, st[0].max);
 			printf("%-22s %-18s %-26s %-26s ", m ? "" : cfg[c].name, metrics[m].name,
 			       on, off);
 			if (med[0] > 0 && med[1] >= 0)
@@ -515,7 +297,6 @@ int main(int argc, char **argv)
 		{ .name = "all (rng+blk+vsock)", .all = true },
 	};
 	const int ncfg = sizeof(cfg) / sizeof(cfg[0]);
-	struct sigaction sa = { .sa_handler = on_signal };
 	int o, rc = 1;
 
 	while ((o = getopt_long(argc, argv, "n:v", opts, NULL)) != -1) {
@@ -566,10 +347,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	bl_signals(NULL);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	for (int c = 0; c < ncfg; c++)
@@ -588,7 +366,7 @@ int main(int argc, char **argv)
 
 				if (run_greeting(&b, cfg[c].all, sandbox, m) ||
 				    run_spin(&b, cfg[c].all, sandbox, m)) {
-					if (!g_signal)
+					if (!bl_signal)
 						fprintf(stderr,
 							"sandbox_cost: %s %d, %s, sandbox %s failed\n",
 							r < 0 ? "warm-up run" : "run",
@@ -610,7 +388,7 @@ int main(int argc, char **argv)
 					cfg[c].samples[sandbox][i][r] = m[i];
 			}
 		}
-		if (g_signal)
+		if (bl_signal)
 			goto out;
 	}
 	print_table(&b, cfg, ncfg);
@@ -621,9 +399,9 @@ out:
 		for (int s = 0; s < 2; s++)
 			for (int m = 0; m < M_COUNT; m++)
 				free(cfg[c].samples[s][m]);
-	if (g_signal) {
-		fprintf(stderr, "sandbox_cost: interrupted (signal %d)\n", (int)g_signal);
-		return 128 + g_signal;
+	if (bl_signal) {
+		fprintf(stderr, "sandbox_cost: interrupted (signal %d)\n", (int)bl_signal);
+		return 128 + bl_signal;
 	}
 	return rc;
 }
