@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/io.h"
+
 /* Register offsets (DLAB = LCR bit 7 selects DLL/DLM at 0/1). */
 #define UART_RX 0  /* RBR (read), THR (write), DLL when DLAB */
 #define UART_IER 1 /* DLM when DLAB */
@@ -173,29 +175,6 @@ static void serial_update_msr(struct serial *s)
 }
 
 /*
- * Write one byte to @fd, never letting SIGPIPE kill the process: the signal
- * is blocked on this thread around the write, and the one an EPIPE raised is
- * consumed before the old mask comes back. A signal (the VMM's vCPU kick when
- * the VM stops) interrupts the write and the byte is dropped.
- */
-static void serial_write_byte(int fd, uint8_t byte)
-{
-	static const struct timespec no_wait;
-	sigset_t pipe_set, old;
-	ssize_t n;
-
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-	n = write(fd, &byte, 1);
-	if (n < 0 && errno == EPIPE && !sigismember(&old, SIGPIPE)) {
-		while (sigtimedwait(&pipe_set, NULL, &no_wait) < 0 && errno == EINTR)
-			;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
-
-/*
  * Send a transmitted byte to out_fd, which may be a blocking fd shared with
  * others (a terminal), so its flags are left alone. A reader that is slow
  * holds the guest back, as a UART with flow control would: nothing is lost.
@@ -211,7 +190,11 @@ static void serial_tx_out(struct serial *s, uint8_t byte)
 		return;
 	if (poll(&pfd, 1, s->no_wait ? 0 : -1) <= 0)
 		return;
-	serial_write_byte(s->out_fd, byte);
+	/*
+	 * SIGPIPE never kills the process; a signal (the VMM's vCPU kick when
+	 * the VM stops) interrupts the write and the byte is dropped.
+	 */
+	io_writev_nosigpipe(s->out_fd, &(struct iovec){ .iov_base = &byte, .iov_len = 1 }, 1);
 }
 
 static void serial_write_thr(struct serial *s, uint8_t v)

@@ -14,13 +14,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+#include "util/io.h"
 
 #define SEND_IOV 64
 /* --- commands ----------------------------------------------------------------------------- */
@@ -181,30 +181,12 @@ static uint32_t send_check(struct wl_dev *w, const struct wl_cmd *c, uint64_t da
 
 /*
  * writev() to a pipe whose reader may be gone: EPIPE, never SIGPIPE. The
- * device process ignores SIGPIPE; without the sandbox the device runs in a
- * program that need not, so the signal is blocked around the write and the
- * one it raised consumed (as serial.c does).
+ * device process ignores SIGPIPE (and its policy has no rt_sigprocmask);
+ * without the sandbox the device runs in a program that need not.
  */
 static ssize_t pipe_writev(const struct wl_dev *w, int fd, const struct iovec *iov, int n)
 {
-	static const struct timespec no_wait;
-	sigset_t set, old;
-	ssize_t r;
-	int e;
-
-	if (w->vp.in_child)
-		return writev(fd, iov, n);
-	sigemptyset(&set);
-	sigaddset(&set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &set, &old);
-	r = writev(fd, iov, n);
-	e = errno;
-	if (r < 0 && e == EPIPE && !sigismember(&old, SIGPIPE))
-		while (sigtimedwait(&set, NULL, &no_wait) < 0 && errno == EINTR)
-			;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	errno = e;
-	return r;
+	return w->vp.in_child ? writev(fd, iov, n) : io_writev_nosigpipe(fd, iov, n);
 }
 
 /* Send what is left of the held VFD_SEND: 0 when done (@code set), -EAGAIN when still held. */
