@@ -105,6 +105,9 @@ struct wl_cmd {
  */
 uint32_t wl_parse_cmd(const uint8_t *buf, size_t len, uint64_t total, struct wl_cmd *c);
 
+/* A little-endian u32 of a message (the type at 0, the vfd id at 8). */
+uint32_t wl_get32(const uint8_t *p);
+
 /* Message encoders for the in queue and responses; each returns its length. */
 size_t wl_enc_new(uint8_t *buf, uint32_t type, uint32_t id, uint32_t flags, uint64_t pfn,
 		  uint32_t size);

@@ -34,14 +34,6 @@ struct wl_pending *wl_pend_push(struct wl_dev *w, uint32_t owner)
 	return e;
 }
 
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le32toh(v);
-}
-
 void wl_pend_drop(struct wl_dev *w, uint32_t id)
 {
 	for (unsigned int k = 0; k < w->pend_len; k++) {
@@ -50,8 +42,8 @@ void wl_pend_drop(struct wl_dev *w, uint32_t id)
 		if (!e->len || e->owner != id)
 			continue;
 		e->len = 0; /* skipped when its turn comes */
-		if (get32(e->buf) == WL_CMD_VFD_NEW) {
-			uint32_t nid = get32(e->buf + 8);
+		if (wl_get32(e->buf) == WL_CMD_VFD_NEW) {
+			uint32_t nid = wl_get32(e->buf + 8);
 			struct wl_vfd *v = wl_vfd_find(w, nid);
 
 			if (v)

@@ -9,7 +9,7 @@
 #include <endian.h>
 #include <string.h>
 
-static uint32_t get32(const uint8_t *p)
+uint32_t wl_get32(const uint8_t *p)
 {
 	uint32_t v;
 
@@ -40,14 +40,14 @@ uint32_t wl_parse_cmd(const uint8_t *buf, size_t len, uint64_t total, struct wl_
 	memset(c, 0, sizeof(*c));
 	if (len > total || len < 8)
 		return WL_RESP_ERR;
-	c->type = get32(buf);
+	c->type = wl_get32(buf);
 	switch (c->type) {
 	case WL_CMD_VFD_NEW:
 	case WL_CMD_VFD_NEW_PIPE:
 		if (len < LEN_NEW)
 			return WL_RESP_ERR;
-		c->flags = get32(buf + 12);
-		c->size = get32(buf + 24);
+		c->flags = wl_get32(buf + 12);
+		c->size = wl_get32(buf + 24);
 		break;
 	case WL_CMD_VFD_NEW_CTX:
 	case WL_CMD_VFD_CLOSE:
@@ -63,20 +63,20 @@ uint32_t wl_parse_cmd(const uint8_t *buf, size_t len, uint64_t total, struct wl_
 	case WL_CMD_VFD_SEND:
 		if (len < LEN_SEND_HDR)
 			return WL_RESP_ERR;
-		c->nr_ids = get32(buf + 12);
+		c->nr_ids = wl_get32(buf + 12);
 		if (c->nr_ids > WL_SEND_MAX_VFDS)
 			return WL_RESP_INVALID_CMD;
 		c->data_off = LEN_SEND_HDR + 4ULL * c->nr_ids;
 		if (len < c->data_off)
 			return WL_RESP_ERR;
 		for (uint32_t i = 0; i < c->nr_ids; i++)
-			c->ids[i] = get32(buf + LEN_SEND_HDR + 4 * i);
+			c->ids[i] = wl_get32(buf + LEN_SEND_HDR + 4 * i);
 		break;
 	default:
 		/* DMABUF (no GPU allocator here), foreign ids, and anything else. */
 		return WL_RESP_INVALID_CMD;
 	}
-	c->id = get32(buf + 8);
+	c->id = wl_get32(buf + 8);
 	if (c->type != WL_CMD_VFD_SEND && c->type != WL_CMD_VFD_CLOSE && c->id >= WL_HOST_ID_BIT)
 		return WL_RESP_INVALID_ID;
 	return 0;
