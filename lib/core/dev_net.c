@@ -37,11 +37,8 @@ int cvm_vm_add_net(cvm_vm *vm, const cvm_net_config *ucfg)
 
 	if (!vm || !ucfg)
 		return -EINVAL;
-	if (ucfg->struct_size < offsetof(cvm_net_config, tap_fd) + sizeof(int) ||
-	    ucfg->struct_size > sizeof(c))
-		return vm_error(vm, -EINVAL, "bad cvm_net_config.struct_size %zu",
-				ucfg->struct_size);
-	memcpy(&c, ucfg, ucfg->struct_size);
+	if (VM_TAKE_OPTS(vm, &c, ucfg, tap_fd, "cvm_net_config"))
+		return -EINVAL;
 	if (vm->state != VM_CREATED)
 		return vm_error(vm, -EBUSY, "the VM has already run");
 	rc = net_config_check(&c, mac, &have_mac, &err);

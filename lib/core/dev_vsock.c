@@ -61,11 +61,8 @@ int cvm_vm_set_vsock(cvm_vm *vm, const cvm_vsock_config *ucfg)
 
 	if (!vm || !ucfg)
 		return -EINVAL;
-	if (ucfg->struct_size < offsetof(cvm_vsock_config, cid) + sizeof(uint64_t) ||
-	    ucfg->struct_size > sizeof(c))
-		return vm_error(vm, -EINVAL, "bad cvm_vsock_config.struct_size %zu",
-				ucfg->struct_size);
-	memcpy(&c, ucfg, ucfg->struct_size);
+	if (VM_TAKE_OPTS(vm, &c, ucfg, cid, "cvm_vsock_config"))
+		return -EINVAL;
 	if (vm->state != VM_CREATED)
 		return vm_error(vm, -EBUSY, "the VM has already run");
 	if (vm->vsock)

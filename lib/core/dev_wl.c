@@ -51,11 +51,8 @@ int cvm_vm_set_wayland(cvm_vm *vm, const cvm_wl_config *ucfg)
 
 	if (!vm || !ucfg)
 		return -EINVAL;
-	if (ucfg->struct_size < offsetof(cvm_wl_config, socket_path) + sizeof(char *) ||
-	    ucfg->struct_size > sizeof(c))
-		return vm_error(vm, -EINVAL, "bad cvm_wl_config.struct_size %zu",
-				ucfg->struct_size);
-	memcpy(&c, ucfg, ucfg->struct_size);
+	if (VM_TAKE_OPTS(vm, &c, ucfg, socket_path, "cvm_wl_config"))
+		return -EINVAL;
 	if (vm->state != VM_CREATED)
 		return vm_error(vm, -EBUSY, "the VM has already run");
 	if (vm->wl)

@@ -82,11 +82,8 @@ int cvm_vm_add_disk(cvm_vm *vm, const cvm_blk_config *ucfg)
 
 	if (!vm || !ucfg)
 		return -EINVAL;
-	if (ucfg->struct_size < offsetof(cvm_blk_config, flags) + sizeof(unsigned int) ||
-	    ucfg->struct_size > sizeof(c))
-		return vm_error(vm, -EINVAL, "bad cvm_blk_config.struct_size %zu",
-				ucfg->struct_size);
-	memcpy(&c, ucfg, ucfg->struct_size);
+	if (VM_TAKE_OPTS(vm, &c, ucfg, flags, "cvm_blk_config"))
+		return -EINVAL;
 	if (vm->state != VM_CREATED)
 		return vm_error(vm, -EBUSY, "the VM has already run");
 	if (!c.path)

@@ -226,11 +226,9 @@ int cvm_vm_add_io_device(cvm_vm *vm, const cvm_io_device_config *ucfg)
 		return -EINVAL;
 	if (!ucfg)
 		return vm_error(vm, -EINVAL, "no cvm_io_device_config");
-	if (ucfg->struct_size < offsetof(cvm_io_device_config, irq) ||
-	    ucfg->struct_size > sizeof(c))
-		return vm_error(vm, -EINVAL, "bad cvm_io_device_config.struct_size %zu",
-				ucfg->struct_size);
-	memcpy(&c, ucfg, ucfg->struct_size);
+	if (vm_take_opts(vm, &c, sizeof(c), ucfg, offsetof(cvm_io_device_config, irq),
+			 "cvm_io_device_config"))
+		return -EINVAL;
 	if (!c.ops)
 		return vm_error(vm, -EINVAL, "%s: no ops", c.name ? c.name : "(no name)");
 	if (c.ops->struct_size < sizeof(size_t) || c.ops->struct_size > sizeof(cvm_io_device_ops))

@@ -363,6 +363,18 @@ int cvm_vm_set_initrd(cvm_vm *vm, const char *path)
 	return 0;
 }
 
+int vm_take_opts(struct cvm_vm *vm, void *dst, size_t dst_size, const void *src, size_t min,
+		 const char *type)
+{
+	size_t size;
+
+	memcpy(&size, src, sizeof(size));
+	if (size < min || size > dst_size)
+		return vm_error(vm, -EINVAL, "bad %s.struct_size %zu", type, size);
+	memcpy(dst, src, size);
+	return 0;
+}
+
 int cvm_vm_set_serial(cvm_vm *vm, const cvm_serial_config *cfg)
 {
 	cvm_serial_config c = CVM_SERIAL_CONFIG_INIT;
@@ -371,11 +383,8 @@ int cvm_vm_set_serial(cvm_vm *vm, const cvm_serial_config *cfg)
 		return -EINVAL;
 	if (vm->state != VM_CREATED)
 		return vm_error(vm, -EBUSY, "the VM has already run");
-	if (cfg->struct_size < offsetof(cvm_serial_config, in_fd) + sizeof(int) ||
-	    cfg->struct_size > sizeof(c))
-		return vm_error(vm, -EINVAL, "bad cvm_serial_config.struct_size %zu",
-				cfg->struct_size);
-	memcpy(&c, cfg, cfg->struct_size);
+	if (VM_TAKE_OPTS(vm, &c, cfg, in_fd, "cvm_serial_config"))
+		return -EINVAL;
 	if (c.port < 1 || c.port > CVM_NR_SERIAL)
 		return vm_error(vm, -EINVAL, "serial port %u does not exist (COM1 to COM%d)",
 				c.port, CVM_NR_SERIAL);

@@ -166,6 +166,18 @@ void vm_device_failed(void *ctx, int rc, const char *msg);
 /* Set the VM's error text (for cvm_vm_last_error) and return @rc. */
 int vm_error(struct cvm_vm *vm, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/*
+ * vm_take_opts() - copy a caller's versioned options struct (its size_t
+ * struct_size first) over the defaults in @dst: -EINVAL, with "bad
+ * @type.struct_size N" as the VM's error, unless @min <= struct_size <=
+ * @dst_size. VM_TAKE_OPTS() takes @min as "through member @last".
+ */
+int vm_take_opts(struct cvm_vm *vm, void *dst, size_t dst_size, const void *src, size_t min,
+		 const char *type);
+#define VM_TAKE_OPTS(vm, dst, src, last, type)     \
+	vm_take_opts(vm, dst, sizeof(*(dst)), src, \
+		     offsetof(__typeof__(*(dst)), last) + sizeof((dst)->last), type)
+
 /* Drive legacy IRQ @line for @source (a bit index) to @level; KVM_IRQ_LINE on change. */
 void vm_set_irq(struct cvm_vm *vm, unsigned int line, unsigned int source, int level);
 
