@@ -257,10 +257,10 @@ static int run(const struct cvm_opts *o)
 	}
 	if (!o->no_wl) {
 		/* Asked for: it must work. The default: only when the socket is there. */
-		char def[108];
+		char def[108]; /* sun_path */
 		cvm_wl_config wl = CVM_WL_CONFIG_INIT;
 
-		wl.socket_path = o->wayland_sock;
+		wl.socket_path = o->wayland_sock ? o->wayland_sock : def;
 		if (o->wayland_sock || cvm_wayland_default_socket(def, sizeof(def)) == 1) {
 			rc = cvm_vm_set_wayland(vm, &wl);
 			if (rc < 0) {
