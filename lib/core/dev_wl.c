@@ -18,19 +18,28 @@
 /* KVM memory slots of the shared memory region: after guest RAM's. */
 #define WL_SLOT_BASE 16
 
-int cvm_wayland_default_socket(char *buf, size_t len)
+/* "$XDG_RUNTIME_DIR/wayland-0" into @buf: 0, -ENOENT (the variable is unset), -ENAMETOOLONG. */
+static int default_path(char *buf, size_t len)
 {
 	const char *dir = getenv("XDG_RUNTIME_DIR");
-	struct stat st;
 	int n;
+
+	if (!dir || !*dir)
+		return -ENOENT;
+	n = snprintf(buf, len, "%s/wayland-0", dir);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int cvm_wayland_default_socket(char *buf, size_t len)
+{
+	struct stat st;
+	int rc;
 
 	if (!buf)
 		return -EINVAL;
-	if (!dir || !*dir)
-		return 0;
-	n = snprintf(buf, len, "%s/wayland-0", dir);
-	if (n < 0 || (size_t)n >= len)
-		return -ENAMETOOLONG;
+	rc = default_path(buf, len);
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
 	return stat(buf, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
@@ -58,15 +67,14 @@ int cvm_vm_set_wayland(cvm_vm *vm, const cvm_wl_config *ucfg)
 	if (vm->wl)
 		return vm_error(vm, -EEXIST, "the VM already has a virtio-wl device");
 	if (!c.socket_path) {
-		const char *dir = getenv("XDG_RUNTIME_DIR");
-
-		if (!dir || !*dir)
-			return vm_error(vm, -ENOENT,
+		rc = default_path(def, sizeof(def));
+		if (rc == -ENOENT)
+			return vm_error(vm, rc,
 					"virtio-wl: XDG_RUNTIME_DIR is not set: no default "
 					"compositor socket (give its path)");
-		if (snprintf(def, sizeof(def), "%s/wayland-0", dir) >= (int)sizeof(def))
-			return vm_error(vm, -ENAMETOOLONG, "virtio-wl: %s/wayland-0: path too long",
-					dir);
+		if (rc)
+			return vm_error(vm, rc, "virtio-wl: %s/wayland-0: path too long",
+					getenv("XDG_RUNTIME_DIR"));
 		c.socket_path = def;
 	}
 	if (strlen(c.socket_path) >= sizeof(def))
