@@ -217,6 +217,8 @@ void test_bench_exit(const struct boot_params *bp);
 void test_bench_exit_mmio(const struct boot_params *bp);
 void test_bench_exit_r0(const struct boot_params *bp);
 void test_user_mode(const struct boot_params *bp);
+/* The number of iterations asked for (cvm.n=N), else @dflt. */
+unsigned long bench_n(const struct boot_params *bp, unsigned long dflt);
 /* t_bench_blk.c: the guest half of bench/blk.c (ring 3, user.h) */
 void test_bench_blk(const struct boot_params *bp);
 /*
@@ -226,6 +228,12 @@ void test_bench_blk(const struct boot_params *bp);
  */
 uint64_t bench_pit_khz(void);
 uint64_t bench_tsc_khz(const char **source, uint64_t pit);
+/*
+ * bench_clock() - mask the PIC (no interrupt may reach ring 3), find the
+ * TSC rate and print "BENCH @name tsc_khz K source S pit_khz P"; 0 (after
+ * fail(@t)) when it cannot be told.
+ */
+uint64_t bench_clock(const char *t, const char *name);
 /* t_bench_wl.c: the guest half of bench/wl.c (ring 3, user.h) */
 void test_bench_wl(const struct boot_params *bp);
 /* t_evil_*.c: the malicious-guest suite (t_evil.h) */

@@ -41,7 +41,7 @@ static unsigned long parse_ulong(const char *s, unsigned long dflt)
 	return v ? v : dflt;
 }
 
-static unsigned long bench_n(const struct boot_params *bp, unsigned long dflt)
+unsigned long bench_n(const struct boot_params *bp, unsigned long dflt)
 {
 	char val[32];
 

@@ -424,12 +424,9 @@ static int run_mode(const char *t, struct bq *q, const char *mode, uint32_t type
 	return 0;
 }
 
-void test_bench_blk(const struct boot_params *bp)
+uint64_t bench_clock(const char *t, const char *name)
 {
-	const char *t = "bench_blk", *src = "?";
-	char only[32];
-	bool all = cmdline_get(bp, "cvm.arg", only, sizeof(only)) <= 0;
-	unsigned long seq_reqs;
+	const char *src = "?";
 	uint64_t khz, pit;
 
 	/* No interrupt may reach ring 3 (firmware such as SeaBIOS leaves the PIT running). */
@@ -439,10 +436,23 @@ void test_bench_blk(const struct boot_params *bp)
 	khz = bench_tsc_khz(&src, pit);
 	if (!khz) {
 		fail(t, "cannot tell the TSC frequency (no CPUID leaf, the PIT does not count)");
-		return;
+		return 0;
 	}
-	printf("BENCH blk tsc_khz %llu source %s pit_khz %llu\n", (unsigned long long)khz, src,
+	printf("BENCH %s tsc_khz %llu source %s pit_khz %llu\n", name, (unsigned long long)khz, src,
 	       (unsigned long long)pit);
+	return khz;
+}
+
+void test_bench_blk(const struct boot_params *bp)
+{
+	const char *t = "bench_blk";
+	char only[32];
+	bool all = cmdline_get(bp, "cvm.arg", only, sizeof(only)) <= 0;
+	unsigned long seq_reqs;
+	uint64_t khz = bench_clock(t, "blk");
+
+	if (!khz)
+		return;
 	if (blk_setup(t, &bq))
 		return;
 	printf("BENCH blk capacity %llu queue_size %u event_idx %d ring 3\n",

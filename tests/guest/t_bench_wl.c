@@ -113,41 +113,17 @@ static void sync_loop(void *arg)
 	b->t1 = rdtsc();
 }
 
-static unsigned long arg_n(const struct boot_params *bp, unsigned long dflt)
-{
-	char val[32];
-	unsigned long v = 0;
-
-	if (cmdline_get(bp, "cvm.n", val, sizeof(val)) <= 0)
-		return dflt;
-	for (const char *s = val; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return dflt;
-		v = v * 10 + (unsigned long)(*s - '0');
-	}
-	return v ? v : dflt;
-}
-
 void test_bench_wl(const struct boot_params *bp)
 {
-	const char *t = "bench_wl", *src = "?";
+	const char *t = "bench_wl";
 	struct wl *w = &wl0;
 	struct wlctx *c;
 	struct wbuf b;
 	unsigned int out_n, in_n, recvs;
-	uint64_t khz, pit;
+	uint64_t khz = bench_clock(t, "wl");
 
-	/* No interrupt may reach ring 3 (firmware such as SeaBIOS leaves the PIT running). */
-	outb(0x21, 0xff);
-	outb(0xa1, 0xff);
-	pit = bench_pit_khz();
-	khz = bench_tsc_khz(&src, pit);
-	if (!khz) {
-		fail(t, "cannot tell the TSC frequency (no CPUID leaf, the PIT does not count)");
+	if (!khz)
 		return;
-	}
-	printf("BENCH wl tsc_khz %llu source %s pit_khz %llu\n", (unsigned long long)khz, src,
-	       (unsigned long long)pit);
 	wl_want |= 1ULL << VIRTIO_RING_F_EVENT_IDX;
 	c = open_quiet_ctx(t, w);
 	if (!c)
@@ -162,7 +138,7 @@ void test_bench_wl(const struct boot_params *bp)
 	}
 	send_begin(&b, c->vfd, NULL, 0);
 	req_sync(&b, c, BENCH_CB);
-	wlb = (struct wlb){ .w = w, .c = c, .len = b.len, .n = arg_n(bp, 1000), .khz = khz };
+	wlb = (struct wlb){ .w = w, .c = c, .len = b.len, .n = bench_n(bp, 1000), .khz = khz };
 	out_n = w->out->notifies;
 	in_n = w->in->notifies;
 	recvs = w->recvs;
