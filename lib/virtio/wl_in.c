@@ -161,7 +161,11 @@ static int take_fds(struct msghdr *m, int *fds, int max)
 	return lost ? -n - 1 : n;
 }
 
-static void read_ctx(struct wl_dev *w, struct wl_vfd *v)
+/*
+ * One read from a context (bytes and descriptors) or a pipe the guest reads
+ * (bytes): VFD_NEW for each descriptor, then VFD_RECV; VFD_HUP at the end.
+ */
+static void read_vfd(struct wl_dev *w, struct wl_vfd *v)
 {
 	uint8_t data[WL_RECV_DATA_MAX];
 	union {
@@ -175,7 +179,8 @@ static void read_ctx(struct wl_dev *w, struct wl_vfd *v)
 			    .msg_controllen = sizeof(cbuf.buf) };
 	int fds[WL_SEND_MAX_VFDS], nfd;
 	uint32_t ids[WL_SEND_MAX_VFDS], owner = v->id;
-	ssize_t n = recvmsg(v->fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	ssize_t n = v->kind == WL_CTX ? recvmsg(v->fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) :
+					read(v->fd, data, sizeof(data));
 	struct wl_pending *e;
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -184,7 +189,7 @@ static void read_ctx(struct wl_dev *w, struct wl_vfd *v)
 		push_hup(w, v);
 		return;
 	}
-	nfd = take_fds(&m, fds, WL_SEND_MAX_VFDS);
+	nfd = v->kind == WL_CTX ? take_fds(&m, fds, WL_SEND_MAX_VFDS) : 0;
 	if (nfd < 0) {
 		/* Descriptors were dropped: the stream cannot be delivered faithfully. */
 		log_warn(w->vp.log,
@@ -214,23 +219,6 @@ static void read_ctx(struct wl_dev *w, struct wl_vfd *v)
 		e->len = (uint32_t)wl_enc_recv(e->buf, owner, ids, (uint32_t)nfd, data, (size_t)n);
 }
 
-static void read_pipe(struct wl_dev *w, struct wl_vfd *v)
-{
-	uint8_t data[WL_RECV_DATA_MAX];
-	ssize_t n = read(v->fd, data, sizeof(data));
-	struct wl_pending *e;
-
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		push_hup(w, v);
-		return;
-	}
-	e = wl_pend_push(w, v->id);
-	if (e)
-		e->len = (uint32_t)wl_enc_recv(e->buf, v->id, NULL, 0, data, (size_t)n);
-}
-
 int wl_fd_ready(struct wl_dev *w, uint32_t tag, uint32_t events)
 {
 	struct wl_vfd *v;
@@ -241,10 +229,8 @@ int wl_fd_ready(struct wl_dev *w, uint32_t tag, uint32_t events)
 	if (v->kind == WL_FREE || v->hup || v->watched == UINT32_MAX)
 		return 0;
 	if ((events & EPOLLIN) && !w->paused) {
-		if (v->kind == WL_CTX)
-			read_ctx(w, v);
-		else if (v->kind == WL_PIPE)
-			read_pipe(w, v);
+		if (v->kind == WL_CTX || v->kind == WL_PIPE)
+			read_vfd(w, v);
 	} else if ((events & (EPOLLHUP | EPOLLERR)) &&
 		   !(w->paused && (v->kind == WL_CTX || (v->flags & WL_VFD_READ)))) {
 		/* Paused, what the device reads waits: data may be in front of the hang-up. */
